@@ -1,0 +1,117 @@
+"""`kfp-ct serve`, `kfp-ct stop`, `kfp-ct status`: the local model server and registry state."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from kfp_ct.settings import DEFAULT_MODEL_NAME
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `serve`, `stop` and `status`."""
+    p = subparsers.add_parser("serve", help="serve the current champion on localhost")
+    p.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    p.add_argument("--detach", action="store_true", help="run in the background and return")
+    p.add_argument("--timeout", type=float, default=120.0, help="readiness timeout in seconds")
+    p.set_defaults(handler=serve_command)
+    p = subparsers.add_parser("stop", help="stop the local model server")
+    p.set_defaults(handler=stop_command)
+    p = subparsers.add_parser("status", help="champion, challenger, endpoint and recent runs")
+    p.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=status_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Handle `kfp-ct serve`."""
+    import time
+
+    from kfp_ct import lineage, registry, settings
+    from kfp_ct.deploy.base import DeployRequest
+    from kfp_ct.deploy.local import LocalTarget, read_state
+    from kfp_ct.deploy.step import verify_artifact
+    from kfp_ct.errors import KfpCtError
+
+    champion = registry.by_alias(args.model_name, lineage.CHAMPION)
+    if champion is None:
+        raise KfpCtError(f"model '{args.model_name}' has no champion yet; run `kfp-ct run` first")
+    state = read_state()
+    if not (state and state.model_name == args.model_name and state.model_version == champion.version):
+        model_dir = registry.download(champion.name, champion.version, settings.server_dir() / "models")
+        verify_artifact(champion, model_dir)
+        uri = f"models:/{args.model_name}/{champion.version}"
+        request = DeployRequest(args.model_name, champion.version, uri, model_dir, None, args.timeout)
+        LocalTarget().deploy(request)
+        state = read_state()
+    print(f"serving {args.model_name} v{state.model_version} at {state.endpoint} (pid {state.pid})")
+    if args.detach:
+        return 0
+    print("press Ctrl+C to stop")
+    try:
+        while read_state() is not None:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        LocalTarget().stop()
+        print("stopped")
+    return 0
+
+
+def stop_command(args: argparse.Namespace) -> int:
+    """Handle `kfp-ct stop`."""
+    from kfp_ct.deploy.local import LocalTarget
+
+    state = LocalTarget().stop()
+    print(
+        f"stopped {state.model_name} v{state.model_version} (pid {state.pid})"
+        if state
+        else "no local server running"
+    )
+    return 0
+
+
+def status_command(args: argparse.Namespace) -> int:
+    """Handle `kfp-ct status`."""
+    import mlflow
+
+    from kfp_ct import lineage, registry, tracking
+    from kfp_ct.deploy.local import read_state
+
+    tracking.connect()
+    aliases = registry.aliases(args.model_name)
+    state = read_state()
+    runs = mlflow.search_runs(search_all_experiments=True, max_results=5, output_format="list",
+                              order_by=["attributes.start_time DESC"])  # fmt: skip
+    recent = [
+        {
+            "pipeline_run_id": r.data.tags.get(lineage.PIPELINE_RUN_ID, ""),
+            "mlflow_run_id": r.info.run_id,
+            "status": r.info.status,
+            "metrics": {k: round(v, 4) for k, v in r.data.metrics.items() if k.startswith("test_")},
+        }
+        for r in runs
+    ]
+    info = {
+        "model_name": args.model_name,
+        "champion": aliases.get(lineage.CHAMPION),
+        "challenger": aliases.get(lineage.CHALLENGER),
+        "previous_champion": aliases.get(lineage.PREVIOUS_CHAMPION),
+        "endpoint": state.endpoint if state else None,
+        "serving_version": state.model_version if state else None,
+        "recent_runs": recent,
+    }
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    for key in (
+        "model_name",
+        "champion",
+        "challenger",
+        "previous_champion",
+        "endpoint",
+        "serving_version",
+    ):
+        print(f"{key:18} {info[key] if info[key] is not None else '-'}")
+    for run in recent:
+        print(f"run {run['pipeline_run_id'] or '-':50} {run['status']:9} {run['metrics']}")
+    return 0

@@ -1,0 +1,220 @@
+"""Roll a new model version out to an InferenceService: create, or canary steps then promote.
+
+First deploy: create, wait, smoke test; on failure delete what was created. Later deploys: for
+each canary step (e.g. 10, 50) write the canary, wait for readiness, smoke test the canary's own
+Service; then promote, wait, smoke test the serving Service. Without steps: update in place.
+Any failure puts the previous spec back (Knative first pins traffic to the last rolled-out
+revision with `canaryTrafficPercent: 0`), waits for it, and raises `DeployError` with the cause.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kfp_ct.cluster import inferenceservice as isvc
+from kfp_ct.cluster.errors import ClusterError
+from kfp_ct.cluster.kube import InferenceServices
+from kfp_ct.cluster.readiness import ModelLoadFailed, ReadinessError, wait_ready
+from kfp_ct.deploy.base import DeployError
+
+log = logging.getLogger(__name__)
+
+SERVICE_URL_TEMPLATE = "http://{service}.{namespace}.svc.cluster.local"
+SmokeFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """How to wait and where services answer."""
+
+    readiness_timeout_s: float = 600.0
+    poll_interval_s: float = 5.0
+    # The URL of a Service from where the deploy step runs (in-cluster DNS by default).
+    service_url_template: str = SERVICE_URL_TEMPLATE
+
+
+@dataclass
+class RolloutResult:
+    """Where the new version serves and what happened on the way."""
+
+    endpoint: str
+    generation: int
+    created: bool
+    steps: list[str] = field(default_factory=list)
+
+
+def service_url(service: str, namespace: str, settings: RolloutSettings) -> str:
+    """The base URL of `service` per `settings.service_url_template`."""
+    return settings.service_url_template.format(service=service, namespace=namespace)
+
+
+def _parse_steps(steps: list[int] | tuple[int, ...]) -> list[int]:
+    out = [int(p) for p in steps if int(p) < 100]
+    if any(p <= 0 for p in out) or out != sorted(set(out)):
+        raise ClusterError(f"canary steps must rise strictly within 1..100, got {list(steps)}")
+    return out
+
+
+def _cause(exc: Exception, predictor: dict[str, Any]) -> str:
+    if isinstance(exc, ModelLoadFailed):
+        model = predictor.get("model", {})
+        return (
+            f"{exc}. If the files cannot be pulled, check that storage URI "
+            f"{model.get('storageUri')} exists and that ServiceAccount "
+            f"'{predictor.get('serviceAccountName')}' "
+            "(spec.predictor.serviceAccountName) carries the S3 secret annotated with "
+            "serving.kserve.io/s3-endpoint; if they load but fail, check the runtime "
+            f"'{model.get('runtime')}' logs"
+        )
+    if isinstance(exc, ReadinessError | DeployError | ClusterError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Rollout:
+    """One rollout of `predictor` to InferenceService `name` (see module docstring)."""
+
+    def __init__(
+        self,
+        isvcs: InferenceServices,
+        desired: dict[str, Any],
+        smoke: SmokeFn,
+        canary_steps: list[int] | tuple[int, ...] = (),
+        settings: RolloutSettings | None = None,
+        model_version: str = "",
+    ) -> None:
+        self.isvcs = isvcs
+        self.desired = desired
+        self.name = desired["metadata"]["name"]
+        self.namespace = isvcs.namespace
+        self.smoke = smoke
+        self.steps = _parse_steps(canary_steps)
+        self.settings = settings or RolloutSettings()
+        self.model_version = model_version
+        self.log: list[str] = []
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _note(self, message: str) -> None:
+        log.info("%s/%s: %s", self.namespace, self.name, message)
+        self.log.append(message)
+
+    def _wait(self, written: dict[str, Any], canary: str | None = None) -> dict[str, Any]:
+        generation = int(written["metadata"].get("generation", 1))
+        return wait_ready(
+            lambda: self.isvcs.get(self.name) or {},
+            generation,
+            self.settings.readiness_timeout_s,
+            self.settings.poll_interval_s,
+            canary=canary,
+            what=f"InferenceService {self.namespace}/{self.name} (generation {generation})",
+        )
+
+    def _url(self, service: str) -> str:
+        return service_url(service, self.namespace, self.settings)
+
+    def _lineage(self) -> dict[str, str]:
+        meta = self.desired["metadata"]
+        keys = [k for k in (meta.get("annotations") or {}) if k.startswith("kfp-ct.io/")]
+        return {k: meta["annotations"][k] for k in keys}
+
+    # -- flows -------------------------------------------------------------------------------
+    def run(self) -> RolloutResult:
+        """Create or update; raise DeployError (after rolling back) on any failure."""
+        current = self.isvcs.get(self.name)
+        if current is None:
+            return self._first_deploy()
+        if isvc.mode_of(current) != isvc.mode_of(self.desired):
+            raise ClusterError(
+                f"InferenceService {self.namespace}/{self.name} runs in mode "
+                f"{isvc.mode_of(current)}, this deploy asks for {isvc.mode_of(self.desired)}; "
+                "KServe cannot switch modes in place: deploy with the same mode, or delete it "
+                f"first (kubectl delete inferenceservice -n {self.namespace} {self.name})"
+            )
+        return self._update(current)
+
+    def _first_deploy(self) -> RolloutResult:
+        written = self.isvcs.create(self.desired)
+        self._note("created")
+        try:
+            ready = self._wait(written)
+            url = self._url(isvc.predictor_service(ready))
+            self.smoke(url)
+            self._note(f"smoke test passed at {url}")
+        except Exception as exc:
+            self.isvcs.delete(self.name)
+            cause = _cause(exc, self.desired["spec"]["predictor"])
+            raise DeployError(
+                f"{cause}; deleted the new InferenceService {self.namespace}/{self.name} "
+                "(there was no previous model to roll back to)"
+            ) from exc
+        return RolloutResult(url, int(ready["metadata"].get("generation", 1)), True, self.log)
+
+    def _update(self, current: dict[str, Any]) -> RolloutResult:
+        previous = {
+            "metadata": copy.deepcopy(current["metadata"]),
+            "spec": copy.deepcopy(current["spec"]),
+        }
+        predictor = self.desired["spec"]["predictor"]
+        lineage_values = self._lineage()
+        mode = isvc.mode_of(current)
+        canary = isvc.canary_name(self.model_version or "new", current["spec"]["predictor"].get("name"))
+        try:
+            for percent in self.steps:
+                written = self.isvcs.update(
+                    self.name,
+                    lambda cur, p=percent: isvc.with_canary(cur, predictor, p, canary, lineage_values),
+                )
+                self._note(f"canary {percent}% written (generation {written['metadata']['generation']})")
+                ready = self._wait(written, canary if mode == "Standard" else None)
+                service = isvc.canary_service(ready)
+                assert service is not None
+                self.smoke(self._url(service))
+                self._note(f"canary {percent}%: ready, smoke test passed at {service}")
+            if self.steps:
+                written = self.isvcs.update(self.name, isvc.promoted)
+                self._note("promoted")
+            else:
+                written = self.isvcs.update(
+                    self.name, lambda cur: isvc.replaced(cur, predictor, lineage_values)
+                )
+                self._note("updated in place")
+            ready = self._wait(written)
+            url = self._url(isvc.predictor_service(ready))
+            self.smoke(url)
+            self._note(f"serving; smoke test passed at {url}")
+        except Exception as exc:  # any failure (readiness, smoke, API) rolls back
+            cause = _cause(exc, predictor)
+            raise DeployError(f"{cause}; {self._rollback(previous)}") from exc
+        return RolloutResult(url, int(ready["metadata"]["generation"]), False, self.log)
+
+    def _rollback(self, previous: dict[str, Any]) -> str:
+        """Put the previous spec back and wait for it; return what happened, for the message."""
+        try:
+            current = self.isvcs.get(self.name) or {}
+            if isvc.mode_of(previous) == "Knative" and (
+                current.get("spec", {}).get("predictor", {}).get("canaryTrafficPercent") is not None
+            ):
+                # Pin all traffic to the last rolled-out revision at once.
+                self.isvcs.patch(self.name, {"spec": {"predictor": {"canaryTrafficPercent": 0}}})
+
+            def restore(cur: dict[str, Any]) -> dict[str, Any]:
+                meta = copy.deepcopy(previous["metadata"])
+                for key in ("resourceVersion", "generation", "uid", "creationTimestamp"):
+                    if key in cur["metadata"]:
+                        meta[key] = cur["metadata"][key]
+                return {**cur, "metadata": meta, "spec": copy.deepcopy(previous["spec"])}
+
+            written = self.isvcs.update(self.name, restore)
+            self._wait(written)
+        except (ReadinessError, ClusterError, DeployError, OSError) as exc:
+            self._note(f"rollback failed: {exc}")
+            return f"ROLLBACK FAILED ({exc}); inspect InferenceService {self.namespace}/{self.name}"
+        except Exception as exc:  # the API server may fail in any way; report, do not mask
+            self._note(f"rollback failed: {exc!r}")
+            return f"ROLLBACK FAILED ({exc!r}); inspect InferenceService {self.namespace}/{self.name}"
+        self._note("rolled back to the previous spec")
+        return f"rolled back InferenceService {self.namespace}/{self.name} to the previous spec"

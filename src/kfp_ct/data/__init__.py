@@ -1,0 +1,1 @@
+"""Datasets: reading and writing tables, hashing, splitting and the built-in synthetic data."""

@@ -1,0 +1,112 @@
+"""A small synchronous client for the V2 (and V1) inference protocol, used by deploy and tests."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from dataclasses import dataclass
+
+import httpx
+import pandas as pd
+
+from kfp_ct.serving.protocol import (
+    PREDICT_OUTPUT,
+    PROBA_OUTPUT,
+    frame_to_v1_request,
+    frame_to_v2_request,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ServingError(RuntimeError):
+    """The server did not become ready or answered a request with an error."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Decoded inference output."""
+
+    predictions: list
+    probabilities: list[list[float]] | None
+    datatype: str
+    model_version: str | None = None
+
+
+def wait_ready(
+    base_url: str,
+    model_name: str,
+    timeout_s: float,
+    process: subprocess.Popen | None = None,
+    interval_s: float = 0.2,
+) -> float:
+    """Poll `/v2/models/<m>/ready` until it answers 200; return seconds waited.
+
+    Fails fast when `process` (the server) exits while waiting.
+    """
+    start = time.monotonic()
+    url = f"{base_url}/v2/models/{model_name}/ready"
+    last = "no answer"
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while time.monotonic() - start < timeout_s:
+            if process is not None and process.poll() is not None:
+                raise ServingError(
+                    f"the model server exited with code {process.returncode} before it was ready"
+                )
+            try:
+                response = client.get(url)
+                if response.status_code == 200:
+                    return time.monotonic() - start
+                last = f"HTTP {response.status_code}: {response.text[:200]}"
+            except httpx.TransportError as exc:
+                last = type(exc).__name__
+            time.sleep(interval_s)
+    raise ServingError(
+        f"model '{model_name}' at {base_url} was not ready after {timeout_s:.0f} s "
+        f"(last answer: {last}); raise the readiness timeout or check the server log"
+    )
+
+
+def _post(client: httpx.Client, url: str, body: dict) -> dict:
+    try:
+        response = client.post(url, json=body)
+    except httpx.TransportError as exc:
+        raise ServingError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
+    if response.status_code != 200:
+        raise ServingError(f"POST {url} answered HTTP {response.status_code}: {response.text[:300]}")
+    return response.json()
+
+
+def infer_v2(
+    base_url: str, model_name: str, frame: pd.DataFrame, client: httpx.Client | None = None
+) -> Prediction:
+    """Send `frame` as a V2 request (one input per column) and decode the outputs."""
+    own = client is None
+    client = client or httpx.Client(timeout=10.0, trust_env=False)
+    try:
+        body = _post(client, f"{base_url}/v2/models/{model_name}/infer", frame_to_v2_request(frame))
+    finally:
+        if own:
+            client.close()
+    outputs = {o["name"]: o for o in body.get("outputs", [])}
+    if PREDICT_OUTPUT in outputs:
+        pred = outputs[PREDICT_OUTPUT]
+    elif len(outputs) == 1:  # other runtimes (MLServer, sklearnserver) name their one output freely
+        pred = next(iter(outputs.values()))
+    else:
+        raise ServingError(f"response has no '{PREDICT_OUTPUT}' output: {sorted(outputs)}")
+    proba = outputs.get(PROBA_OUTPUT)
+    probabilities = None
+    if proba is not None:
+        rows, cols = proba["shape"]
+        flat = proba["data"]
+        probabilities = [flat[i * cols : (i + 1) * cols] for i in range(rows)]
+    return Prediction(pred["data"], probabilities, pred["datatype"], body.get("model_version"))
+
+
+def infer_v1(base_url: str, model_name: str, frame: pd.DataFrame) -> list:
+    """Send `frame` as a V1 request and return the predictions."""
+    with httpx.Client(timeout=10.0, trust_env=False) as client:
+        body = _post(client, f"{base_url}/v1/models/{model_name}:predict", frame_to_v1_request(frame))
+    return body["predictions"]

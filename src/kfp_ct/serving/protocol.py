@@ -1,0 +1,179 @@
+"""Encode and decode V1/V2 inference payloads to and from pandas DataFrames.
+
+V2 carries one input per column (input name = column name, like MLServer's pandas codec), so rows
+that mix numbers and strings need no client-side encoding. An all-numeric model also accepts a
+single `[rows, features]` tensor in signature order. Decoding errors raise `PayloadError` with a
+message naming the input, which the server returns as HTTP 400.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NUMERIC_DATATYPES = {
+    "BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
+    "FP16", "FP32", "FP64",
+}  # fmt: skip
+PREDICT_OUTPUT = "predict"
+PROBA_OUTPUT = "predict_proba"
+
+
+class PayloadError(ValueError):
+    """A request body does not match the model's input schema."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A model input column: its name and whether it is numeric."""
+
+    name: str
+    numeric: bool
+
+
+def v2_datatype(series: pd.Series) -> str:
+    """The V2 datatype for a pandas column."""
+    if pd.api.types.is_bool_dtype(series):
+        return "BOOL"
+    if pd.api.types.is_integer_dtype(series):
+        return "INT64"
+    if pd.api.types.is_float_dtype(series):
+        return "FP64"
+    return "BYTES"
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def frame_to_v2_request(frame: pd.DataFrame, request_id: str | None = None) -> dict[str, Any]:
+    """Build a V2 request body with one input per column."""
+    inputs = [
+        {
+            "name": str(column),
+            "shape": [len(frame)],
+            "datatype": v2_datatype(frame[column]),
+            "data": [_json_value(v) for v in frame[column].tolist()],
+        }
+        for column in frame.columns
+    ]
+    body: dict[str, Any] = {"inputs": inputs}
+    if request_id:
+        body["id"] = request_id
+    return body
+
+
+def frame_to_v1_request(frame: pd.DataFrame) -> dict[str, Any]:
+    """Build a V1 request body: one record (column -> value) per instance."""
+    records = [{str(k): _json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return {"instances": records}
+
+
+def _column(name: str, values: Sequence[Any], numeric: bool) -> pd.Series:
+    if numeric:
+        try:
+            return pd.to_numeric(pd.Series(values, dtype="object"), errors="raise").astype("float64")
+        except (TypeError, ValueError) as exc:
+            raise PayloadError(f"input '{name}': expected numbers, got {exc}") from None
+    return pd.Series(
+        [v.decode("utf-8") if isinstance(v, bytes | bytearray) else v for v in values],
+        dtype="object",
+    )
+
+
+def frame_from_columns(columns: Mapping[str, Sequence[Any]], features: Sequence[FeatureSpec]) -> pd.DataFrame:
+    """Assemble a DataFrame in model order from named columns, checking names and lengths."""
+    expected = [f.name for f in features]
+    missing = [n for n in expected if n not in columns]
+    unknown = [n for n in columns if n not in expected]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing inputs {missing}")
+        if unknown:
+            parts.append(f"unknown inputs {unknown}")
+        raise PayloadError("; ".join(parts) + f"; the model expects {expected}")
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise PayloadError(f"inputs have different lengths: {lengths}")
+    return pd.DataFrame({f.name: _column(f.name, columns[f.name], f.numeric) for f in features})
+
+
+def _flatten(data: Any) -> list:
+    array = np.asarray(data, dtype=object)
+    return array.reshape(-1).tolist()
+
+
+def v2_inputs_to_frame(inputs: Sequence[Mapping[str, Any]], features: Sequence[FeatureSpec]) -> pd.DataFrame:
+    """Decode V2 inputs (dicts with name, shape, datatype, data) into a model-ready frame."""
+    if not isinstance(inputs, list | tuple) or not inputs:
+        raise PayloadError("'inputs' must be a non-empty list")
+    for item in inputs:
+        if not isinstance(item, Mapping) or not {"name", "shape", "datatype", "data"} <= set(item):
+            raise PayloadError("each input needs 'name', 'shape', 'datatype' and 'data'")
+    if len(inputs) == 1 and len(features) > 1 and len(inputs[0]["shape"]) == 2:
+        return _single_tensor_to_frame(inputs[0], features)
+    columns: dict[str, list] = {}
+    for item in inputs:
+        name, shape = str(item["name"]), list(item["shape"])
+        values = _flatten(item["data"])
+        size = math.prod(shape) if shape else 0
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1) or size != len(values):
+            raise PayloadError(
+                f"input '{name}': shape {shape} does not match {len(values)} values; "
+                "send shape [rows] (or [rows, 1]) per column"
+            )
+        columns[name] = values
+    return frame_from_columns(columns, features)
+
+
+def _single_tensor_to_frame(item: Mapping[str, Any], features: Sequence[FeatureSpec]) -> pd.DataFrame:
+    shape = list(item["shape"])
+    if not all(f.numeric for f in features):
+        raise PayloadError(
+            "a single tensor input is accepted only by all-numeric models; send one input per column instead"
+        )
+    if item["datatype"] not in NUMERIC_DATATYPES:
+        raise PayloadError(f"input '{item['name']}': datatype {item['datatype']} is not numeric")
+    if shape[1] != len(features):
+        raise PayloadError(
+            f"input '{item['name']}': shape {shape} has {shape[1]} features, "
+            f"the model expects {len(features)}"
+        )
+    values = _flatten(item["data"])
+    if len(values) != shape[0] * shape[1]:
+        raise PayloadError(f"input '{item['name']}': shape {shape} != {len(values)} values")
+    try:
+        matrix = np.asarray(values, dtype="float64").reshape(shape)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"input '{item['name']}': expected numbers, got {exc}") from None
+    return pd.DataFrame(matrix, columns=[f.name for f in features])
+
+
+def v1_instances_to_frame(instances: Any, features: Sequence[FeatureSpec]) -> pd.DataFrame:
+    """Decode V1 instances: records (column -> value) or positional rows in model order."""
+    if not isinstance(instances, list) or not instances:
+        raise PayloadError("'instances' must be a non-empty list")
+    if all(isinstance(row, Mapping) for row in instances):
+        names = {k for row in instances for k in row}
+        columns = {n: [row.get(n) for row in instances] for n in names}
+        return frame_from_columns(columns, features)
+    if all(isinstance(row, list) for row in instances):
+        bad = [i for i, row in enumerate(instances) if len(row) != len(features)]
+        if bad:
+            raise PayloadError(
+                f"instance {bad[0]} has {len(instances[bad[0]])} values, "
+                f"the model expects {len(features)}: {[f.name for f in features]}"
+            )
+        columns = {f.name: [row[i] for row in instances] for i, f in enumerate(features)}
+        return frame_from_columns(columns, features)
+    raise PayloadError("'instances' must be all records (objects) or all lists")

@@ -1,0 +1,40 @@
+"""Where local state lives. Everything is read from the environment when asked, never at import.
+
+- `KFP_CT_HOME` (default `./.kfp-ct`): MLflow store and artifacts, pipeline root, server state.
+- `MLFLOW_TRACKING_URI` (default `sqlite:///$KFP_CT_HOME/mlflow.db`): tracking and registry store.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "KFP_CT_HOME"
+TRACKING_ENV = "MLFLOW_TRACKING_URI"
+DEFAULT_MODEL_NAME = "kfp-ct-model"
+DEFAULT_EXPERIMENT = "kfp-ct"
+
+
+def home() -> Path:
+    """The local state directory (not created here)."""
+    return Path(os.environ.get(HOME_ENV) or ".kfp-ct").resolve()
+
+
+def tracking_uri() -> str:
+    """The MLflow tracking URI: the environment's, else sqlite under the home directory."""
+    return os.environ.get(TRACKING_ENV) or f"sqlite:///{home() / 'mlflow.db'}"
+
+
+def artifact_root() -> Path:
+    """Where a local (sqlite) store keeps model artifacts."""
+    return home() / "mlartifacts"
+
+
+def pipeline_root() -> Path:
+    """Where kfp.local writes task outputs."""
+    return home() / "pipeline-root"
+
+
+def server_dir() -> Path:
+    """Where the local model server keeps its pid, port, log and model copies."""
+    return home() / "serving"

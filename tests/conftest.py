@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated KFP_CT_HOME per test, free ports, synthetic data.
+
+Tests marked `cluster` need a real Kubernetes cluster and run only when a kubeconfig exists.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from kfp_ct.data.io import write_table
+from kfp_ct.data.synth import SynthSpec, make_dataset
+
+
+def _kubeconfig_present() -> bool:
+    path = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    return any(Path(p).is_file() for p in path.split(os.pathsep))
+
+
+def pytest_collection_modifyitems(config, items):
+    if _kubeconfig_present():
+        return
+    skip = pytest.mark.skip(reason="needs a Kubernetes cluster (no kubeconfig found)")
+    for item in items:
+        if item.get_closest_marker("cluster") is not None:
+            item.add_marker(skip)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def kfp_home(tmp_path, monkeypatch) -> Path:
+    """A fresh KFP_CT_HOME with its own sqlite MLflow store and serving port."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("KFP_CT_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("KFP_CT_PORT", str(free_port()))
+    yield home
+    from kfp_ct.deploy.local import LocalTarget
+
+    LocalTarget().stop()
+
+
+@pytest.fixture(scope="session")
+def binary_frame():
+    return make_dataset(SynthSpec(rows=1500, seed=7))
+
+
+@pytest.fixture
+def data_file(tmp_path, binary_frame) -> Path:
+    return write_table(binary_frame, tmp_path / "data.csv")
