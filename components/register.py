@@ -18,6 +18,7 @@ def register(
     pipeline_run_id: str,
     data_hash: str,
     data_uri: str,
+    extra_tags: str,
 ) -> NamedTuple("RegisterOutputs", [("model_version", str)]):
     """Register the trained model in MLflow and point `challenger` at it.
 
@@ -30,6 +31,7 @@ def register(
         pipeline_run_id: Lineage: the pipeline run.
         data_hash: Lineage: content hash of the input data.
         data_uri: Lineage: where the data came from.
+        extra_tags: JSON object of further version tags (e.g. the retraining window's hash).
     """
     from collections import namedtuple
     from pathlib import Path
@@ -44,5 +46,7 @@ def register(
             lineage.DATA_HASH: data_hash,
             lineage.DATA_URI: data_uri,
         }
-        ref = register_step(model_name, model_uri, run_id, Path(decision_record.path), metrics_json, tags)
+        ref = register_step(
+            model_name, model_uri, run_id, Path(decision_record.path), metrics_json, tags, extra_tags
+        )
     return namedtuple("RegisterOutputs", ["model_version"])(ref.version)

@@ -38,6 +38,7 @@ class TrainingParams:
     deploy_target: object
     readiness_timeout_s: object
     kserve_options: object
+    extra_tags: object = "{}"
 
 
 TaskHook = Callable[[str, dsl.PipelineTask], None]
@@ -75,7 +76,7 @@ def add_training_steps(p: TrainingParams, hook: TaskHook = _no_hook) -> dsl.Pipe
             model_name=p.model_name, model_uri=t.outputs["model_uri"], run_id=t.outputs["run_id"],
             decision_record=c.outputs["decision_record"],
             metrics_json=e.outputs["metrics_json"], pipeline_run_id=run_id,
-            data_hash=v.outputs["data_hash"], data_uri=p.data_uri,
+            data_hash=v.outputs["data_hash"], data_uri=p.data_uri, extra_tags=p.extra_tags,
         ).set_display_name("register")  # fmt: skip
         d = deploy(
             model=t.outputs["model"], test_set=v.outputs["test_set"], model_name=p.model_name,

@@ -90,9 +90,11 @@ def build_estimator(name: str, task: str, params: dict[str, Any], seed: int) -> 
     if "random_state" in valid and "random_state" not in params:
         merged["random_state"] = seed
     try:
-        return estimator.set_params(**merged)
-    except (TypeError, ValueError) as exc:
+        estimator.set_params(**merged)
+        estimator._validate_params()  # scikit-learn's own type/range checks, before any fit
+    except (TypeError, ValueError) as exc:  # InvalidParameterError is a ValueError
         raise ParameterError(f"estimator '{name}': bad hyperparameters {params}: {exc}") from None
+    return estimator
 
 
 def build_pipeline(numeric: list[str], categorical: list[str], estimator: BaseEstimator) -> Pipeline:

@@ -1,18 +1,22 @@
 """Run a pipeline on this machine with KFP's own local runner (no cluster, no Docker).
 
 Steps run as subprocesses of this Python (`SubprocessRunner(use_venv=False)`), reading the same
-`KFP_CT_HOME` and `MLFLOW_TRACKING_URI` as this process. The summary is read back from MLflow.
+`KFP_CT_HOME` and `MLFLOW_TRACKING_URI` as this process. The summary is read back from the
+steps' own outputs, the registry and the local server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from kfp_ct import lineage, settings
@@ -48,7 +52,24 @@ class RunSummary:
 
     def render(self) -> str:
         """A human-readable summary."""
-        return render(self)
+        lines = [
+            f"pipeline   {self.pipeline} ({self.run_id}) in {self.wall_seconds:.1f} s",
+            f"decision   {self.decision}",
+            f"model      {self.model_name} v{self.model_version or '-'} "
+            f"(champion v{self.champion_version or '-'})",
+            f"endpoint   {self.endpoint or '-'}",
+        ]
+        if self.endpoint:
+            lines.append(f"           POST {self.endpoint}/v2/models/{self.model_name}/infer")
+        if self.metrics:
+            lines.append("metrics    " + ", ".join(f"{k}={v:.4f}" for k, v in self.metrics.items()))
+        if "drift" in self.extra:
+            drift = self.extra["drift"]
+            lines.append(
+                f"drift      {drift.get('decision')}: share {drift.get('share')}, "
+                f"drifted {drift.get('drifted_features')}"
+            )
+        return "\n".join(lines)
 
 
 class _Tee(io.TextIOBase):
@@ -76,112 +97,69 @@ def prepare_environment() -> None:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
-def run_pipeline(name: str, arguments: dict[str, Any], echo: TextIO | None = None) -> tuple[Any, float]:
-    """Run pipeline `name` locally; return (its output, wall seconds). Raise PipelineFailed."""
+def run_pipeline(name: str, arguments: dict[str, Any], echo: TextIO | None = None) -> tuple[Path, float]:
+    """Run pipeline `name` locally; return (its run directory, wall seconds). Raise PipelineFailed.
+
+    Each call gets its own pipeline root, so concurrent runs in one home never mix outputs.
+    """
     from kfp import local
 
     from kfp_ct.pipelines import get_pipeline
 
     prepare_environment()
     pipeline = get_pipeline(name)
-    local.init(
-        runner=local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(settings.pipeline_root()),
-        raise_on_error=True,
-    )
+    root = settings.pipeline_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    root.mkdir(parents=True)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
     tee = _Tee(echo or sys.stdout)
     start = time.perf_counter()
     try:
         with contextlib.redirect_stdout(tee):
-            output = pipeline(**arguments)
+            pipeline(**arguments)
     except RuntimeError as exc:
         found = failure_from_output(tee.buffer_.getvalue())
         if found:
             raise PipelineFailed(f"step '{found[0]}' failed: {found[1]}") from None
         raise PipelineFailed(" ".join(str(exc).split())) from None
-    return output, time.perf_counter() - start
+    runs = [p for p in root.iterdir() if p.is_dir()]
+    if len(runs) != 1:
+        raise PipelineFailed(f"expected one run directory under {root}, found {len(runs)}")
+    return runs[0], time.perf_counter() - start
 
 
-def find_run_version(model_name: str, run_id: str) -> str | None:
-    """The registry version this pipeline run registered, if any."""
-    import mlflow
-
-    from kfp_ct import tracking
-
-    tracking.connect()
-    client = mlflow.MlflowClient()
-    try:
-        found = client.search_model_versions(
-            f"name = '{model_name}' and tags.`{lineage.PIPELINE_RUN_ID}` = '{run_id}'"
-        )
-    except Exception:  # registered model missing
+def task_outputs(run_dir: Path, task: str) -> dict[str, Any] | None:
+    """Parameter outputs of `task` in a local run (None when the task did not run)."""
+    path = run_dir / task / "executor_output.json"
+    if not path.exists():
         return None
-    return str(max(int(v.version) for v in found)) if found else None
+    return json.loads(path.read_text()).get("parameterValues", {})
 
 
-def latest_run_id(pipeline: str) -> str:
-    """The newest local run directory of `pipeline` under the pipeline root (its job name)."""
-    root = settings.pipeline_root()
-    runs = sorted((p for p in root.glob(f"{pipeline}-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    return runs[-1].name if runs else ""
-
-
-def _run_metrics(run_id: str) -> dict[str, float]:
-    import mlflow
-
-    from kfp_ct import tracking
-
-    tracking.connect()
-    runs = mlflow.search_runs(
-        search_all_experiments=True,
-        filter_string=f"tags.`{lineage.PIPELINE_RUN_ID}` = '{run_id}'",
-        output_format="list",
-    )
-    if not runs:
-        return {}
-    values = runs[0].data.metrics
-    return {k.removeprefix("test_"): v for k, v in sorted(values.items()) if k.startswith("test_")}
-
-
-def _output_value(output: Any) -> str:
-    return str(getattr(output, "output", output) if output is not None else "")
-
-
-def summarize(pipeline: str, arguments: dict[str, Any], output: Any, seconds: float) -> RunSummary:
-    """Read the run's outcome back from the pipeline output, MLflow and the local server."""
+def summarize(pipeline: str, arguments: dict[str, Any], run_dir: Path, seconds: float) -> RunSummary:
+    """Read the run's outcome from its task outputs, the registry and the local server."""
     from kfp_ct import registry
     from kfp_ct.deploy.local import LocalTarget
 
     model_name = arguments.get("model_name", settings.DEFAULT_MODEL_NAME)
-    run_id = latest_run_id(pipeline)
-    aliases = registry.aliases(model_name)
-    endpoint = (
-        LocalTarget().current_endpoint(model_name) if arguments.get("deploy_target") == "local" else None
-    )
+    compare = task_outputs(run_dir, "compare") or {}
+    registered = task_outputs(run_dir, "register") or {}
+    evaluated = task_outputs(run_dir, "evaluate") or {}
+    endpoint = None
+    if arguments.get("deploy_target") == "local":
+        endpoint = LocalTarget().current_endpoint(model_name)
+    extra: dict[str, Any] = {}
+    drift = task_outputs(run_dir, "drift-check")
+    if drift is not None:
+        extra["drift"] = json.loads(drift.get("summary") or "{}")
     return RunSummary(
         pipeline=pipeline,
-        run_id=run_id,
-        decision=_output_value(output),
+        run_id=run_dir.name,
+        decision=compare.get("Output") or extra.get("drift", {}).get("decision") or "unknown",
         model_name=model_name,
-        model_version=find_run_version(model_name, run_id),
-        champion_version=aliases.get(lineage.CHAMPION),
+        model_version=registered.get("model_version"),
+        champion_version=registry.aliases(model_name).get(lineage.CHAMPION),
         endpoint=endpoint,
-        metrics=_run_metrics(run_id),
+        metrics=json.loads(evaluated.get("metrics_json") or "{}"),
         wall_seconds=round(seconds, 2),
+        extra=extra,
     )
-
-
-def render(summary: RunSummary) -> str:
-    """A human-readable summary."""
-    lines = [
-        f"pipeline   {summary.pipeline} ({summary.run_id}) in {summary.wall_seconds:.1f} s",
-        f"decision   {summary.decision}",
-        f"model      {summary.model_name} v{summary.model_version or '-'} "
-        f"(champion v{summary.champion_version or '-'})",
-        f"endpoint   {summary.endpoint or '-'}",
-    ]
-    if summary.endpoint:
-        lines.append(f"           POST {summary.endpoint}/v2/models/{summary.model_name}/infer")
-    if summary.metrics:
-        lines.append("metrics    " + ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items()))
-    return "\n".join(lines)

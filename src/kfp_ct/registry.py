@@ -1,12 +1,19 @@
 """The MLflow model registry through aliases: `challenger`, `champion`, `previous-champion`.
 
 `champion` moves only after the new version serves (see `kfp_ct.deploy.step`), so the registry
-never names a champion that is not the one serving.
+never names a champion that is not the one serving. Moving it is serialised across processes and
+machines by `promotion_lock`: a mutex made from the registry's unique registered-model names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +27,18 @@ log = logging.getLogger(__name__)
 NOT_MODEL_FILES = ("registered_model_meta",)
 
 
+MODEL_URI_TAG = "kfp_ct.model_uri"  # the logged model a version was registered from
+LOCK_SUFFIX = ".promotion-lock"
+LOCK_OWNER = "kfp_ct.lock.owner"
+LOCK_EXPIRES = "kfp_ct.lock.expires_at"
+
+
 class ChampionMoved(KfpCtError):
     """Another run moved `champion` after this run compared against it."""
+
+
+class PromotionLocked(KfpCtError):
+    """Another run held the promotion lock for longer than this run would wait."""
 
 
 @dataclass(frozen=True)
@@ -96,51 +113,177 @@ def download(name: str, version: str, dst: Path) -> Path:
     return Path(path)
 
 
+def _existing_version(client, name: str, run_id: str, model_uri: str):
+    """A version of `name` already registered from this run's model (a retried or re-run step)."""
+    found = retry_call(
+        lambda: client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"),
+        what="MLflow registry",
+    )
+    return next((mv for mv in found if mv.tags.get(MODEL_URI_TAG) == model_uri), None)
+
+
 def register(name: str, model_uri: str, run_id: str, tags: dict[str, str], model_dir: Path) -> VersionRef:
     """Register `model_uri` as a new version with lineage tags and alias `challenger`.
 
     The content hash of `model_dir` is recorded so that deploy can detect a corrupted artifact.
+    Idempotent: a version already registered from the same model is reused, never duplicated. If
+    the alias cannot be set, the new version is deleted again (no half-registered version).
     """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     client = _client()
+
+    def create_model() -> None:
+        try:
+            client.create_registered_model(name, tags={"kfp_ct.managed": "true"})
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+    retry_call(create_model, what="MLflow create_registered_model")
+    all_tags = {**tags, lineage.MODEL_SHA256: model_hash(model_dir), MODEL_URI_TAG: model_uri}
+
+    def create_version():
+        existing = _existing_version(client, name, run_id, model_uri)
+        if existing is not None:
+            log.info("%s v%s already registered from %s; reusing it", name, existing.version, model_uri)
+            return existing
+        return mlflow.register_model(model_uri, name, tags=all_tags, await_registration_for=60)
+
+    mv = retry_call(create_version, what="MLflow register_model")
     try:
-        client.create_registered_model(name, tags={"kfp_ct.managed": "true"})
-    except MlflowException as exc:
-        if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
-            raise
-    all_tags = {**tags, lineage.MODEL_SHA256: model_hash(model_dir)}
-    mv = retry_call(
-        lambda: mlflow.register_model(model_uri, name, tags=all_tags, await_registration_for=60),
-        what="MLflow register_model",
-    )
-    client.set_registered_model_alias(name, lineage.CHALLENGER, mv.version)
+        retry_call(
+            lambda: client.set_registered_model_alias(name, lineage.CHALLENGER, mv.version),
+            what="MLflow set alias",
+        )
+    except Exception:
+        with contextlib.suppress(Exception):  # best effort: MLflow may still be down
+            retry_call(lambda: client.delete_model_version(name, mv.version), what="MLflow delete version")
+            log.warning("%s v%s deleted again: its alias could not be set", name, mv.version)
+        raise
     log.info("registered %s version %s (alias %s)", name, mv.version, lineage.CHALLENGER)
-    return VersionRef(name, str(mv.version), mv.source, run_id, all_tags)
+    return VersionRef(name, str(mv.version), mv.source, run_id, {**all_tags, **dict(mv.tags)})
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _stale(tags: dict[str, str], now: float) -> bool:
+    """A lock past its expiry, or held by a process of this host that no longer exists."""
+    try:
+        if float(tags.get(LOCK_EXPIRES, "0")) < now:
+            return True
+    except ValueError:
+        return True
+    host, _, rest = tags.get(LOCK_OWNER, "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def promotion_lock(
+    name: str, ttl_s: float = 900.0, wait_s: float = 900.0, poll_s: float = 0.5
+) -> Iterator[str]:
+    """Hold the cross-process promotion lock of `name` (registered model `<name>.promotion-lock`).
+
+    MLflow refuses a second registered model of the same name (RESOURCE_ALREADY_EXISTS) in every
+    store, so creating it is an atomic test-and-set. The lock expires after `ttl_s`, and a lock
+    whose owner process on this host is gone is broken at once (a SIGKILLed run).
+    """
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    lock, owner = f"{name}{LOCK_SUFFIX}", _owner()
+    deadline = time.monotonic() + wait_s
+    while True:
+        tags = {LOCK_OWNER: owner, LOCK_EXPIRES: f"{time.time() + ttl_s:.3f}", "kfp_ct.lock": "true"}
+        try:
+            retry_call(lambda t=tags: client.create_registered_model(lock, tags=t), what="MLflow lock")
+            break
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
+        try:
+            held = dict(retry_call(lambda: client.get_registered_model(lock), what="MLflow lock").tags)
+        except MlflowException as exc:
+            if _missing(exc):
+                continue  # released between our two calls
+            raise
+        if held.get(LOCK_OWNER) == owner:  # our own create succeeded before a retried one
+            break
+        if _stale(held, time.time()):
+            log.warning("breaking stale promotion lock of %s held by %s", name, held.get(LOCK_OWNER))
+            with contextlib.suppress(MlflowException):
+                client.delete_registered_model(lock)
+            continue
+        if time.monotonic() > deadline:
+            raise PromotionLocked(
+                f"{name}: another run ({held.get(LOCK_OWNER)}) holds the promotion lock; "
+                f"gave up after {wait_s:.0f} s"
+            )
+        time.sleep(poll_s)
+    log.info("%s: promotion lock taken by %s", name, owner)
+    try:
+        yield owner
+    finally:
+        with contextlib.suppress(Exception):
+            held = dict(client.get_registered_model(lock).tags)
+            if held.get(LOCK_OWNER) == owner:
+                retry_call(lambda: client.delete_registered_model(lock), what="MLflow unlock")
 
 
 def promote(name: str, version: str, expected_champion: str | None, tags: dict[str, str]) -> str | None:
     """Move `champion` to `version`, keep the old one as `previous-champion`; return the old one.
 
     Raises ChampionMoved when the champion is no longer `expected_champion` (another run won).
+    Call it under `promotion_lock`. If MLflow fails half-way, the aliases are put back as found.
     """
     client = _client()
-    current = aliases(name).get(lineage.CHAMPION)
+    before = aliases(name)
+    current = before.get(lineage.CHAMPION)
     if current != expected_champion:
         raise ChampionMoved(
             f"{name}: champion moved to v{current} while this run compared against "
             f"v{expected_champion}; re-run to compare against the new champion"
         )
-    if current is not None and current != str(version):
-        client.set_registered_model_alias(name, lineage.PREVIOUS_CHAMPION, current)
-    client.set_registered_model_alias(name, lineage.CHAMPION, str(version))
-    if aliases(name).get(lineage.CHALLENGER) == str(version):
-        client.delete_registered_model_alias(name, lineage.CHALLENGER)
-    for key, value in tags.items():
-        client.set_model_version_tag(name, str(version), key, value)
+
+    def call(fn, *args) -> None:
+        retry_call(lambda: fn(*args), what="MLflow registry")
+
+    try:
+        call(client.set_registered_model_alias, name, lineage.CHAMPION, str(version))
+        if current is not None and current != str(version):
+            call(client.set_registered_model_alias, name, lineage.PREVIOUS_CHAMPION, current)
+        if before.get(lineage.CHALLENGER) == str(version):
+            call(client.delete_registered_model_alias, name, lineage.CHALLENGER)
+    except Exception:
+        _restore_aliases(client, name, before)
+        raise
+    for key, value in tags.items():  # informational; the move above is what counts
+        with contextlib.suppress(Exception):
+            call(client.set_model_version_tag, name, str(version), key, value)
     log.info("%s: champion v%s -> v%s", name, current, version)
     return current
+
+
+def _restore_aliases(client, name: str, before: dict[str, str]) -> None:
+    """Best effort: put the champion aliases back as they were."""
+    for alias in (lineage.CHAMPION, lineage.PREVIOUS_CHAMPION, lineage.CHALLENGER):
+        with contextlib.suppress(Exception):
+            if alias in before:
+                client.set_registered_model_alias(name, alias, before[alias])
+            else:
+                client.delete_registered_model_alias(name, alias)
 
 
 def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from kfp_ct import lineage, metrics, registry, tracking
-from kfp_ct.compare import ComparePolicy, Decision, decide
+from kfp_ct import lineage, registry, tracking
 from kfp_ct.data.hashing import frame_hash
 from kfp_ct.data.io import read_table
-from kfp_ct.data.split import split_frame
-from kfp_ct.errors import DataError
-from kfp_ct.estimators import parse_params
-from kfp_ct.evaluate import Evaluation, evaluate_model
+from kfp_ct.data.split import SPLIT_COLUMN
+from kfp_ct.errors import DataError, ParameterError
 from kfp_ct.schema import Schema, infer_schema
 from kfp_ct.tasks import infer_task, is_classification
 from kfp_ct.validate import (
@@ -31,6 +30,10 @@ from kfp_ct.validate import (
     coerce_to_schema,
     validate_frame,
 )
+
+if TYPE_CHECKING:  # scikit-learn-heavy modules load only in the steps that use them
+    from kfp_ct.compare import ComparePolicy, Decision
+    from kfp_ct.evaluate import Evaluation
 
 log = logging.getLogger(__name__)
 
@@ -78,25 +81,37 @@ def validate_step(
 
     Raises ValidationFailed (after writing the report) when any error-level rule is broken.
     """
+    from kfp_ct.data.split import split_by_column, split_frame
+
     config = ValidationConfig.from_json(config_json)
     frame = read_table(data_uri)
+    sides = frame.pop(SPLIT_COLUMN) if SPLIT_COLUMN in frame.columns else None
     reference, source = reference_schema(schema_uri, model_name)
     if label not in frame.columns:
-        result = validate_frame(frame, reference or Schema(label, "auto"), config, data_uri)
+        result = validate_frame(frame, Schema(label, "auto"), config, data_uri)
         Path(report_path).write_text(result.to_markdown())
         result.raise_for_errors()
+    if reference is not None and reference.label != label:
+        raise DataError(
+            f"{data_uri}: label '{label}' is not the label '{reference.label}' of the schema from "
+            f"{source}; use --label {reference.label}, or another model_name for a new target"
+        )
     resolved_task = infer_task(frame[label], task if reference is None else reference.task)
     schema = reference or infer_schema(frame, label, resolved_task)
     result = validate_frame(frame, schema, config, data_uri)
     if not result.errors:
         clean = coerce_to_schema(frame, schema)
-        train, test = split_frame(clean, label, test_size, seed, is_classification(schema.task))
+        if sides is None:
+            train, test = split_frame(clean, label, test_size, seed, is_classification(schema.task))
+        else:  # the rows' sides were fixed upstream (retraining holds out new rows only)
+            train, test = split_by_column(clean.assign(**{SPLIT_COLUMN: sides}))
         check_leakage(result, train, test, label, config)
     Path(report_path).write_text(result.to_markdown() + f"\n\nSchema: {source}\n")
     result.raise_for_errors()
     train.to_parquet(train_path, index=False)
     test.to_parquet(test_path, index=False)
-    fresh = infer_schema(clean, label, schema.task) if reference is None else schema
+    # The model's own schema describes the data it is trained on (the reference only judged it).
+    fresh = infer_schema(clean, label, schema.task)
     fresh.save(schema_path)
     return ValidateOutput(result, fresh, frame_hash(frame), source, len(frame))
 
@@ -125,7 +140,8 @@ def train_step(
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
+    from kfp_ct import metrics
+    from kfp_ct.estimators import SKOPS_TRUSTED_TYPES, parse_params
     from kfp_ct.train import train_model
 
     schema = Schema.load(schema_path)
@@ -171,6 +187,8 @@ def _features(schema: Schema, frame: pd.DataFrame) -> list[str]:
 # ---------------------------------------------------------------- evaluate
 def evaluate_step(model_dir: Path, test_path: Path, schema_path: Path, run_id: str) -> Evaluation:
     """Evaluate on the held-out split and add the metrics and report to the training run."""
+    from kfp_ct.evaluate import evaluate_model
+
     schema = Schema.load(schema_path)
     test = pd.read_parquet(test_path)
     model = load_model(model_dir)
@@ -210,6 +228,9 @@ def compare_step(
     model_dir: Path, test_path: Path, schema_path: Path, model_name: str, policy: ComparePolicy
 ) -> CompareOutput:
     """Score challenger and champion on the same held-out rows and decide."""
+    from kfp_ct import metrics
+    from kfp_ct.compare import decide
+
     schema = Schema.load(schema_path)
     test = pd.read_parquet(test_path)
     challenger = load_model(model_dir)
@@ -220,10 +241,9 @@ def compare_step(
     champ_scored, error = None, None
     if champion_ref is not None:
         try:
-            champion = registry.download(
-                champion_ref.name, champion_ref.version, Path(model_dir).parent / "champion"
-            )
-            champ_model = load_model(champion)
+            with tempfile.TemporaryDirectory(prefix="kfp-ct-champion-") as scratch:
+                champion = registry.download(champion_ref.name, champion_ref.version, Path(scratch))
+                champ_model = load_model(champion)  # fully in memory: the files can go
             champ_features = list(getattr(champ_model, "feature_names_in_", features))
             missing = [c for c in champ_features if c not in test.columns]
             if missing:
@@ -238,6 +258,19 @@ def compare_step(
 
 
 # ---------------------------------------------------------------- register
+def parse_tags(text: str) -> dict[str, str]:
+    """Parse a JSON object of extra version tags (empty text: none)."""
+    if not text or not text.strip():
+        return {}
+    try:
+        tags = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"extra_tags is not valid JSON ({exc}): {text!r}") from None
+    if not isinstance(tags, dict):
+        raise ParameterError(f"extra_tags must be a JSON object, got {text!r}")
+    return {str(k): str(v) for k, v in tags.items()}
+
+
 def register_step(
     model_name: str,
     model_uri: str,
@@ -245,6 +278,7 @@ def register_step(
     decision_path: Path,
     metrics_json: str,
     lineage_tags: dict[str, str],
+    extra_tags: str = "",
 ) -> registry.VersionRef:
     """Register the logged model with lineage, metrics and decision tags; alias `challenger`."""
     import tempfile
@@ -254,6 +288,7 @@ def register_step(
     values = json.loads(metrics_json or "{}")
     record = CompareOutput.read(decision_path)
     tags = {
+        **parse_tags(extra_tags),
         **lineage_tags,
         lineage.DECISION: record["decision"],
         lineage.DECISION_REASONS: "; ".join(record["reasons"])[:4000],

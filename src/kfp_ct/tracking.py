@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 
 from kfp_ct import settings
-from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
 from kfp_ct.retry import retry_call
 from kfp_ct.schema import Schema
 
@@ -74,6 +73,8 @@ def log_training(
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
+
+    from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
 
     experiment_id = connect()
     signature = infer_signature(features, predictions)

@@ -26,6 +26,7 @@ DEFAULT_SEVERITIES: dict[str, str] = {
     "label_unseen_class": WARNING,
     "missing_column": ERROR,
     "unexpected_column": WARNING,
+    "column_count": ERROR,
     "dtype": ERROR,
     "all_null": ERROR,
     "null_rate": ERROR,
@@ -66,9 +67,19 @@ class ValidationConfig:
     range_tolerance: float = 0.1
     max_duplicate_rate: float = 0.05
     max_leakage_rate: float = 0.0
+    max_column_ratio: float = 3.0  # more columns than this times the schema's: the wrong file
     severities: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name == "severities":
+                if not isinstance(value, dict):
+                    raise ParameterError(f"severities must be a JSON object rule -> severity, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParameterError(f"validation config {name} must be a number, got {value!r}")
+            elif name == "min_rows" and not float(value).is_integer():
+                raise ParameterError(f"min_rows must be a whole number, got {value!r}")
         unknown = sorted(set(self.severities) - set(DEFAULT_SEVERITIES))
         if unknown:
             raise ParameterError(f"unknown validation rules {unknown}; known: {sorted(DEFAULT_SEVERITIES)}")
@@ -81,6 +92,8 @@ class ValidationConfig:
                 raise ParameterError(f"{name} must be within [0, 1], got {value}")
         if self.min_rows < 1:
             raise ParameterError(f"min_rows must be >= 1, got {self.min_rows}")
+        if self.max_column_ratio < 1:
+            raise ParameterError(f"max_column_ratio must be >= 1, got {self.max_column_ratio}")
 
     @classmethod
     def from_json(cls, text: str) -> ValidationConfig:
@@ -257,6 +270,14 @@ def _check_columns(frame: pd.DataFrame, schema: Schema, cfg: ValidationConfig, o
         else:
             _check_categorical(series, col, out)
     extra = [c for c in frame.columns if c not in expected]
+    limit = int(cfg.max_column_ratio * len(schema.columns))
+    if schema.columns and frame.shape[1] > limit:
+        out.add(
+            "column_count",
+            "*",
+            f"{frame.shape[1]} columns",
+            f"at most {limit} ({cfg.max_column_ratio:g}x the {len(schema.columns)} schema columns)",
+        )
     if extra:
         out.add(
             "unexpected_column",

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from kfp_ct.drift import build_training_set, check_guards, fetch_model_versions, frame_hash
+from kfp_ct.data.hashing import frame_hash
+from kfp_ct.drift import build_training_set, check_guards, fetch_model_versions
 from kfp_ct.errors import DataError, ParameterError
 from kfp_ct.lineage import DATA_HASH, TRAINED_AT
 

@@ -310,5 +310,6 @@ def test_real_continuous_training_pipeline_uploads(kfp_double, tmp_path):
     assert rc == 0
     (up,) = kfp_double.calls("POST", f"{API}/pipelines/upload")
     assert up["query"]["name"] == "continuous-training"
-    spec = yaml.safe_load(up["files"]["uploadfile"][1])
+    spec, platform = yaml.safe_load_all(up["files"]["uploadfile"][1])
     assert "pipelineInfo" in spec and "root" in spec
+    assert "kubernetes" in platform["platforms"]  # cluster env wiring travels with the upload

@@ -16,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--drift", type=float, default=0.0, help="feature shift intensity, 0 = none (0..5)")
     p.add_argument("--new-categories", action="store_true", help="add category values unseen at drift 0")
     p.add_argument("--label-shift", type=float, default=0.0, help="move the class balance / target mean")
+    p.add_argument(
+        "--concept-drift", type=float, default=0.0, help="change how the label depends on features"
+    )
     p.add_argument("--label", default="label", help="name of the label column")
     p.add_argument("--out", required=True, help="output .csv or .parquet")
     p.set_defaults(handler=synth_command)
@@ -28,7 +31,8 @@ def synth_command(args: argparse.Namespace) -> int:
 
     spec = SynthSpec(
         rows=args.rows, seed=args.seed, task=args.task, drift=args.drift,
-        new_categories=args.new_categories, label_shift=args.label_shift, label=args.label,
+        new_categories=args.new_categories, label_shift=args.label_shift,
+        concept_drift=args.concept_drift, label=args.label,
     )  # fmt: skip
     path = write_table(make_dataset(spec), args.out)
     print(f"wrote {spec.rows} rows to {path}")

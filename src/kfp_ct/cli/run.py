@@ -35,6 +35,7 @@ def default_data() -> str:
 
 def run_command(args: argparse.Namespace) -> int:
     """Handle `kfp-ct run`."""
+    from kfp_ct.errors import ParameterError
     from kfp_ct.localrun import prepare_environment, run_pipeline, summarize
     from kfp_ct.params import parse_params
 
@@ -46,6 +47,8 @@ def run_command(args: argparse.Namespace) -> int:
         **parse_params(args.param, args.pipeline),
     }
     if args.reference:
+        if args.pipeline != "retraining":
+            raise ParameterError("--reference applies to --pipeline retraining only")
         arguments["reference_uri"] = args.reference
     echo = sys.stderr if args.json else sys.stdout
     print(
@@ -53,8 +56,8 @@ def run_command(args: argparse.Namespace) -> int:
         file=echo,
         flush=True,
     )
-    output, seconds = run_pipeline(args.pipeline, arguments, echo=echo)
-    summary = summarize(args.pipeline, arguments, output, seconds)
+    run_dir, seconds = run_pipeline(args.pipeline, arguments, echo=echo)
+    summary = summarize(args.pipeline, arguments, run_dir, seconds)
     if args.json:
         print(json.dumps(summary.to_dict()))
     else:

@@ -19,6 +19,7 @@ from kfp_ct.errors import ParameterError
 log = logging.getLogger(__name__)
 
 NAMESPACE_ENV = "KFP_CT_SERVING_NAMESPACE"
+PROFILE_ENV = "KFP_CT_HARDWARE_PROFILE"  # the cluster's default serving profile (kfp-ct-config)
 DEFAULT_NAMESPACE = "kfp-ct"
 # request.lineage may use tag names or label keys; both map to the InferenceService keys.
 _LINEAGE_ALIASES = {
@@ -95,7 +96,7 @@ class KServeConfig:
             namespace: Serving namespace; default $KFP_CT_SERVING_NAMESPACE or `kfp-ct`.
             mode: `Standard` or `Knative`.
             runtime: `kfp-ct`, `kserve-mlserver` or `kserve-sklearnserver`.
-            profile: Hardware profile name or YAML path.
+            profile: Hardware profile name or YAML path; default $KFP_CT_HARDWARE_PROFILE or `cpu`.
             canary_steps: e.g. `10,50,100` or `[10, 50]`; empty: update in place.
             readiness_timeout_s: Seconds to wait for each step to be ready.
             service_account: ServiceAccount that pulls the model (S3 secret annotated).
@@ -110,7 +111,7 @@ class KServeConfig:
             namespace=namespace or os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE,
             mode=mode or "Standard",
             runtime=runtime or "kfp-ct",
-            profile=load_profile(profile or "cpu", gpu_limits=limits),  # type: ignore[arg-type]
+            profile=load_profile(profile or os.environ.get(PROFILE_ENV) or "cpu", gpu_limits=limits),  # type: ignore[arg-type]
             canary_steps=parse_canary_steps(canary_steps),
             readiness_timeout_s=float(readiness_timeout_s),
             service_account=service_account or isvc.DEFAULT_SERVICE_ACCOUNT,

@@ -55,7 +55,7 @@ def read_table(uri: str) -> pd.DataFrame:
         raise DataError(f"{uri}: file not found")
     if path.is_dir():
         raise DataError(f"{uri}: is a directory; give a .csv or .parquet file")
-    suffix = path.suffix.lower()
+    suffix = path.suffix.lower() or _sniff(path)
     if suffix not in SUPPORTED:
         raise DataError(f"{uri}: unsupported file type '{suffix}'; use one of {', '.join(SUPPORTED)}")
     if path.stat().st_size == 0:
@@ -63,6 +63,12 @@ def read_table(uri: str) -> pd.DataFrame:
     frame = _read_parquet(path, uri) if suffix in (".parquet", ".pq") else _read_csv(path, uri)
     _check_columns(frame, uri)
     return frame
+
+
+def _sniff(path: Path) -> str:
+    """Type of a file without a suffix (e.g. a KFP artifact): Parquet by its magic bytes, else CSV."""
+    with path.open("rb") as fh:
+        return ".parquet" if fh.read(4) == b"PAR1" else ".csv"
 
 
 def _read_csv(path: Path, uri: str) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 A churn-like problem: numeric and categorical features, a label that depends on both through a
 non-linear score. `drift` shifts numeric features and category mix; `new_categories` adds unseen
-category values; `label_shift` moves the class balance (or the regression target's mean).
+category values; `label_shift` moves the class balance (or the regression target's mean); `concept_drift`
+changes how the label depends on the features (support calls and plan matter differently).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class SynthSpec:
     drift: float = 0.0
     new_categories: bool = False
     label_shift: float = 0.0
+    concept_drift: float = 0.0
     noise: float = 0.5
     label: str = "label"
 
@@ -61,9 +63,9 @@ def make_dataset(spec: SynthSpec = SynthSpec()) -> pd.DataFrame:
         -0.04 * (age - 40)
         + 0.8 * np.sin(tenure / 10.0)
         - 0.3 * np.log(income / 30000.0)
-        + 0.5 * (support_calls - 1.0)
+        + (0.5 - 1.0 * spec.concept_drift) * (support_calls - 1.0)
         - 0.4 * (products - 2.0) ** 2 / 2
-        + np.where(plan == "basic", 0.6, np.where(plan == "pro", -0.5, 0.0))
+        + (1 - 2 * spec.concept_drift) * np.where(plan == "basic", 0.6, np.where(plan == "pro", -0.5, 0.0))
         + np.where(region == "south", 0.4, 0.0)
         + rng.normal(0, spec.noise, n)
     )

@@ -28,6 +28,7 @@ from kfp_ct.serving.client import ServingError, wait_ready
 log = logging.getLogger(__name__)
 PORT_ENV = "KFP_CT_PORT"
 DEFAULT_PORT = 8080
+RESTORE_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,36 @@ def read_state() -> ServerState | None:
     except (ValueError, TypeError):
         return None
     return state if _alive(state.pid) else None
+
+
+def pending_path() -> Path:
+    """Where a server that is starting is recorded until it is confirmed (or stopped)."""
+    return settings.server_dir() / "pending.json"
+
+
+def _is_model_server(pid: int) -> bool:
+    try:
+        return b"kfp_ct.serving" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def reap_pending() -> int | None:
+    """Stop a server left half-started by a killed deploy (its pid is in pending.json)."""
+    path = pending_path()
+    if not path.exists():
+        return None
+    try:
+        pid = int(json.loads(path.read_text())["pid"])
+    except (ValueError, KeyError, TypeError):
+        path.unlink(missing_ok=True)
+        return None
+    live = read_state()
+    if _alive(pid) and _is_model_server(pid) and (live is None or live.pid != pid):
+        log.warning("stopping model server pid %d left behind by an interrupted deploy", pid)
+        stop_server(pid)
+    path.unlink(missing_ok=True)
+    return pid
 
 
 def _write_state(state: ServerState | None) -> None:
@@ -120,7 +151,10 @@ def start_server(name: str, version: str, model_dir: Path, port: int) -> tuple[s
         "--enable_grpc=false", "--enable_latency_logging=false",
     ]  # fmt: skip
     with log_path.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(  # cwd: MLflow 3 would create ./mlflow.db in the caller's directory
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=settings.server_dir()
+        )
+    pending_path().write_text(json.dumps({"pid": proc.pid}))  # reaped if this deploy is killed
     log.info(
         "started model server pid %d for %s v%s on port %d (log %s)",
         proc.pid,
@@ -180,6 +214,7 @@ class LocalTarget:
                 run_smoke_test(state.endpoint, request_name, smoke)
         except (ServingError, DeployError) as exc:
             stop_server(proc.pid)
+            pending_path().unlink(missing_ok=True)
             detail = _tail(state.log_path)
             raise DeployError(f"{exc}" + (f" [server log: {detail}]" if detail else "")) from exc
         return state
@@ -188,6 +223,7 @@ class LocalTarget:
         """Replace the live server with `request`'s version; restore the old one on failure."""
         if request.model_dir is None:
             raise DeployError("local deploy needs the model files on disk (model_dir)")
+        reap_pending()
         old = read_state()
         if old is not None:
             log.info("stopping v%s of %s (pid %d)", old.model_version, old.model_name, old.pid)
@@ -202,11 +238,13 @@ class LocalTarget:
                 request.readiness_timeout_s, request.smoke,
             )  # fmt: skip
         except DeployError as exc:
-            restored = self._restore(old, request.readiness_timeout_s)
+            # the old version loaded before: give it time even when the new one timed out
+            restored = self._restore(old, max(request.readiness_timeout_s, RESTORE_TIMEOUT_S))
             raise DeployError(
                 f"deploy of {request.model_name} v{request.model_version} failed: {exc}; {restored}"
             ) from exc
         _write_state(state)
+        pending_path().unlink(missing_ok=True)
         return DeployResult(state.endpoint, {"pid": str(state.pid), "log": state.log_path})
 
     def _restore(self, old: ServerState | None, timeout_s: float) -> str:
@@ -219,6 +257,7 @@ class LocalTarget:
             _write_state(None)
             return f"ALSO FAILED to restart the previous v{old.model_version}: {exc}"
         _write_state(state)
+        pending_path().unlink(missing_ok=True)
         return f"rolled back: v{old.model_version} is serving again at {state.endpoint}"
 
     def stop(self) -> ServerState | None:

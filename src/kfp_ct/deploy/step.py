@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -35,9 +36,9 @@ def make_target(name: str, **options) -> DeployTarget | None:
 
         return LocalTarget(port=options.get("port"))
     if name == "kserve":
-        from kfp_ct.cluster.target import KServeTarget
+        from kfp_ct.cluster.target import KServeConfig, KServeTarget
 
-        return KServeTarget.from_options(**options)
+        return KServeTarget(KServeConfig.from_params(**options))
     raise ParameterError(f"unknown deploy target '{name}'; choose one of {TARGETS}")
 
 
@@ -48,8 +49,31 @@ def smoke_from_frame(model, frame: pd.DataFrame, features: list[str], rows: int 
     return SmokeTest(sample, expected)
 
 
+def check_trusted(model_dir) -> None:
+    """Fail unless the model is skops with trusted types inside `SKOPS_TRUSTED_TYPES`.
+
+    MLflow loads a skops model with the allowlist written in its own MLmodel file, so a widened
+    list there (or a pickle) would let the file run code: kfp-ct never loads one.
+    """
+    import yaml
+
+    from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
+
+    try:
+        flavor = (yaml.safe_load((Path(model_dir) / "MLmodel").read_text()) or {})["flavors"]["sklearn"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise DeployError(f"{model_dir}: no readable scikit-learn MLmodel ({exc})") from None
+    if flavor.get("serialization_format") != "skops":
+        raise DeployError(
+            f"{model_dir}: serialized as {flavor.get('serialization_format')}, only skops is loaded"
+        )
+    extra = sorted(set(flavor.get("skops_trusted_types") or []) - set(SKOPS_TRUSTED_TYPES))
+    if extra:
+        raise DeployError(f"{model_dir}: trusts types outside kfp_ct.estimators.SKOPS_TRUSTED_TYPES: {extra}")
+
+
 def verify_artifact(version: registry.VersionRef, model_dir) -> None:
-    """Fail when the files differ from the content hash recorded at registration."""
+    """Fail when the files differ from the content hash recorded at registration or are untrusted."""
     recorded = version.tags.get(lineage.MODEL_SHA256)
     if recorded is None:
         raise DeployError(
@@ -61,6 +85,38 @@ def verify_artifact(version: registry.VersionRef, model_dir) -> None:
             f"{version.name} v{version.version}: model files at {model_dir} do not match the "
             f"hash recorded at registration ({actual[:12]} != {recorded[:12]}); the artifact is corrupted"
         )
+    check_trusted(model_dir)
+
+
+def _request(name: str, version: str, smoke, timeout_s: float, extra: dict[str, str]) -> DeployRequest:
+    """Download `version`, check its content hash and describe it for a target."""
+    ref = registry.get_version(name, version)
+    model_dir = registry.download(name, version, settings.server_dir() / "models")
+    verify_artifact(ref, model_dir)
+    return DeployRequest(
+        model_name=name,
+        model_version=str(version),
+        model_uri=f"models:/{name}/{version}",
+        model_dir=model_dir,
+        smoke=smoke,
+        readiness_timeout_s=timeout_s,
+        lineage={**ref.tags, **extra},
+    )
+
+
+def _roll_back(target: DeployTarget, name: str, champion: str | None, timeout_s: float) -> str:
+    """Serve `champion` again after the aliases could not be moved; say what happened."""
+    try:
+        if champion is None:
+            stop = getattr(target, "stop", None)
+            if stop is None:
+                return "no champion existed; the new version serves without the champion alias"
+            stop()
+            return "no champion existed; the new version was taken down"
+        target.deploy(_request(name, champion, None, timeout_s, {}))
+        return f"rolled back: champion v{champion} is serving again"
+    except Exception as exc:
+        return f"ALSO FAILED to roll back to v{champion}: {exc}"
 
 
 def deploy_version(
@@ -74,27 +130,35 @@ def deploy_version(
 ) -> DeployOutcome:
     """Serve `version` on `target`, then move `champion` (old one kept as `previous-champion`).
 
-    On failure the target has already restored the old serving state; aliases are untouched.
+    The artifact's content hash is checked first. Check, serve and alias move happen under the
+    registry's promotion lock, so of two racing runs exactly one moves `champion`; the other
+    raises ChampionMoved before touching the endpoint. On any failure the previous champion
+    serves again and the aliases are as they were.
     """
-    ref = registry.get_version(name, version)
-    endpoint = ""
+    request = None
     if target is not None:
-        model_dir = registry.download(name, version, settings.server_dir() / "models")
-        verify_artifact(ref, model_dir)
-        request = DeployRequest(
-            model_name=name,
-            model_version=str(version),
-            model_uri=f"models:/{name}/{version}",
-            model_dir=model_dir,
-            smoke=smoke,
-            readiness_timeout_s=readiness_timeout_s,
-            lineage={**ref.tags, **(lineage_tags or {})},
-        )
-        endpoint = target.deploy(request).endpoint
-        log.info("%s v%s serving at %s", name, version, endpoint)
-    tags = {
-        lineage.DEPLOYED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
-        lineage.ENDPOINT: endpoint or "none",
-    }
-    previous = registry.promote(name, str(version), expected_champion, tags)
+        request = _request(name, version, smoke, readiness_timeout_s, lineage_tags or {})
+    ttl = 2 * readiness_timeout_s + 300.0  # a deploy plus a roll back, with room to spare
+    with registry.promotion_lock(name, ttl_s=ttl, wait_s=ttl):
+        current = registry.aliases(name).get(lineage.CHAMPION)
+        if current != expected_champion:
+            raise registry.ChampionMoved(
+                f"{name}: champion is now v{current}, but this run compared v{version} against "
+                f"v{expected_champion}; nothing deployed, re-run to compare against v{current}"
+            )
+        endpoint = ""
+        if target is not None and request is not None:
+            endpoint = target.deploy(request).endpoint
+            log.info("%s v%s serving at %s", name, version, endpoint)
+        tags = {
+            lineage.DEPLOYED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
+            lineage.ENDPOINT: endpoint or "none",
+        }
+        try:
+            previous = registry.promote(name, str(version), expected_champion, tags)
+        except Exception as exc:
+            if target is None:
+                raise
+            undone = _roll_back(target, name, current, readiness_timeout_s)
+            raise DeployError(f"{name} v{version}: moving the champion failed: {exc}; {undone}") from exc
     return DeployOutcome(target.name if target else "none", endpoint, str(version), previous)

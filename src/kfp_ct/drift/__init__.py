@@ -14,7 +14,6 @@ from kfp_ct.drift.policy import (
     build_training_set,
     check_guards,
     fetch_model_versions,
-    frame_hash,
 )
 from kfp_ct.drift.report import DriftReport, detect_drift
 
@@ -29,7 +28,6 @@ __all__ = [
     "check_guards",
     "detect_drift",
     "fetch_model_versions",
-    "frame_hash",
     "infer_kind",
     "render_evidently_html",
 ]

@@ -11,7 +11,6 @@ The guards work on plain model-version records so they can be tested without MLf
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -73,14 +72,6 @@ def build_training_set(
             else:
                 out = out.sample(n=max_rows, random_state=seed).sort_index()
     return out.reset_index(drop=True)
-
-
-def frame_hash(frame: pd.DataFrame) -> str:
-    """Return a SHA-256 of a frame's column names, dtypes and values (row order matters)."""
-    digest = hashlib.sha256()
-    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,7 @@ def detect_drift(
     champion_metrics: Mapping[str, float] | None = None,
     config: DriftConfig | None = None,
     metric_fns: Mapping[str, MetricFn] | None = None,
+    prediction_reference: pd.DataFrame | None = None,
 ) -> DriftReport:
     """Decide whether to retrain from data drift, prediction drift and performance decay.
 
@@ -242,6 +243,9 @@ def detect_drift(
         champion_metrics: the champion's recorded metrics, e.g. ``{"accuracy": 0.91}``.
         config: tests and thresholds; defaults to ``DriftConfig()``.
         metric_fns: extra metric functions by recorded metric name.
+        prediction_reference: rows the champion did not train on, for its reference
+            predictions (predictions on its own training rows are over-confident); default
+            ``reference``.
 
     Returns:
         A DriftReport with decision ``retrain`` when data drift, prediction drift or
@@ -284,8 +288,9 @@ def detect_drift(
 
     prediction, performance = None, None
     if champion is not None:
+        held_out = reference if prediction_reference is None else prediction_reference
         prediction, performance = _champion_checks(
-            reference, current, label, champion, champion_metrics, config, metric_fns, reasons
+            held_out, current, label, champion, champion_metrics, config, metric_fns, reasons
         )
     retrain = dataset_drift or bool(prediction and prediction.drifted)
     retrain = retrain or bool(performance and performance.decayed)

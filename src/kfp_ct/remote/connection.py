@@ -104,6 +104,10 @@ def probe(options: ConnectionOptions) -> None:
         ) from exc
     except httpx.HTTPError as exc:
         raise RemoteError(f"cannot talk to the KFP API at {options.base_url}: {exc}") from exc
+    except httpx.InvalidURL as exc:
+        raise RemoteError(
+            f"--host {options.base_url!r} is not a valid URL ({exc}); e.g. http://localhost:8080"
+        ) from exc
     status = response.status_code
     if status in (401, 403) or 300 <= status < 400:
         what = "redirected to a login page" if 300 <= status < 400 else f"HTTP {status}"

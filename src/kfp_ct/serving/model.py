@@ -5,6 +5,7 @@ The same class serves `deploy` target `local` and the project's ServingRuntime o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -17,6 +18,7 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from kfp_ct.serving.fastpath import CompiledPipeline, plain_columns
 from kfp_ct.serving.protocol import (
     PREDICT_OUTPUT,
     PROBA_OUTPUT,
@@ -29,6 +31,7 @@ from kfp_ct.serving.protocol import (
 log = logging.getLogger(__name__)
 NUMERIC_SIGNATURE_TYPES = {"double", "float", "long", "integer", "boolean"}
 MAX_ROWS = 10_000
+SINGLE_THREAD_ROWS = 1_000  # below this, OpenMP threads cost more than they save
 
 
 def read_features(model_dir: Path) -> list[FeatureSpec]:
@@ -82,6 +85,10 @@ class SklearnMlflowModel(Model):
         self.features: list[FeatureSpec] = []
         self.classes: list | None = None
         self.version: str | None = None
+        self.compiled: CompiledPipeline | None = None
+        self._threads: Any = None
+        self._numeric: set[str] = set()
+        self._categorical: set[str] = set()
 
     def load(self) -> bool:
         """Load the pipeline and its input schema from the model directory."""
@@ -92,19 +99,73 @@ class SklearnMlflowModel(Model):
         self.version = read_version(self.model_dir)
         classes = getattr(self.model, "classes_", None)
         self.classes = None if classes is None else _plain(np.asarray(classes))
+        self.compiled = self._compile()
         self.ready = True
-        log.info("loaded %s from %s (%d features)", self.name, self.model_dir, len(self.features))
+        log.info(
+            "loaded %s from %s (%d features, %s path)",
+            self.name,
+            self.model_dir,
+            len(self.features),
+            "compiled" if self.compiled else "DataFrame",
+        )
         return self.ready
+
+    def _compile(self) -> CompiledPipeline | None:
+        """The numpy fast path, when the pipeline and the signature agree on every column."""
+        from threadpoolctl import ThreadpoolController
+
+        self._threads = ThreadpoolController()
+        compiled = CompiledPipeline.compile(self.model)
+        if compiled is None:
+            return None
+        numeric = {f.name for f in self.features if f.numeric}
+        other = {f.name for f in self.features if not f.numeric}
+        if set(compiled.numeric) != numeric or set(compiled.categorical) != other:
+            return None
+        if (self.classes is not None) != hasattr(compiled.estimator, "predict_proba"):
+            return None
+        self._numeric, self._categorical = numeric, other
+        return compiled
+
+    def _limit_threads(self, rows: int) -> Any:
+        """Single-threaded OpenMP/BLAS for small batches (the spin-up costs more than a row)."""
+        if self._threads is None or rows >= SINGLE_THREAD_ROWS:
+            return contextlib.nullcontext()
+        return self._threads.limit(limits=1)
 
     def _run(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         if len(frame) > MAX_ROWS:
             raise InvalidInput(f"{len(frame)} rows in one request; the limit is {MAX_ROWS}")
         try:
-            predictions = np.asarray(self.model.predict(frame))
-            proba = self.model.predict_proba(frame) if self.classes is not None else None
+            with self._limit_threads(len(frame)):
+                predictions = np.asarray(self.model.predict(frame))
+                proba = self.model.predict_proba(frame) if self.classes is not None else None
         except (ValueError, TypeError) as exc:
             raise InvalidInput(f"the model could not score these rows: {exc}") from None
         return predictions, None if proba is None else np.asarray(proba, dtype="float64")
+
+    def _run_compiled(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        compiled = self.compiled
+        assert compiled is not None
+        try:
+            with self._limit_threads(len(matrix)):
+                estimator = compiled.estimator
+                proba = estimator.predict_proba(matrix) if self.classes is not None else None
+                if proba is not None and compiled.proba_gives_predict:
+                    predictions = np.asarray(estimator.classes_).take(np.argmax(proba, axis=1))
+                else:
+                    predictions = np.asarray(estimator.predict(matrix))
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"the model could not score these rows: {exc}") from None
+        return predictions, None if proba is None else np.asarray(proba, dtype="float64")
+
+    def _fast_matrix(self, request: InferRequest) -> np.ndarray | None:
+        """The preprocessed rows of a plain V2 request; None sends it the generic way."""
+        compiled = self.compiled
+        if compiled is None:
+            return None
+        found = plain_columns(request.inputs, self._numeric, self._categorical, MAX_ROWS)
+        return None if found is None else compiled.encode(*found)
 
     def _decode_v2(self, request: InferRequest) -> pd.DataFrame:
         inputs = []
@@ -146,7 +207,11 @@ class SklearnMlflowModel(Model):
         return body
 
     def _predict_v2(self, request: InferRequest) -> InferResponse:
-        predictions, proba = self._run(self._decode_v2(request))
+        matrix = self._fast_matrix(request)
+        if matrix is not None:
+            predictions, proba = self._run_compiled(matrix)
+        else:
+            predictions, proba = self._run(self._decode_v2(request))
         outputs = [
             InferOutput(PREDICT_OUTPUT, [len(predictions)], _datatype(predictions), _plain(predictions))
         ]

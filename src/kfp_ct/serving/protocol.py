@@ -20,6 +20,8 @@ NUMERIC_DATATYPES = {
     "BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
     "FP16", "FP32", "FP64",
 }  # fmt: skip
+DATATYPES = NUMERIC_DATATYPES | {"BYTES"}
+MAX_ROWS = 10_000  # rows in one request; more is refused before any decoding work
 PREDICT_OUTPUT = "predict"
 PROBA_OUTPUT = "predict_proba"
 
@@ -78,12 +80,23 @@ def frame_to_v1_request(frame: pd.DataFrame) -> dict[str, Any]:
     return {"instances": records}
 
 
+def _check_rows(rows: int) -> None:
+    if rows > MAX_ROWS:
+        raise PayloadError(f"{rows} rows in one request; the limit is {MAX_ROWS}")
+
+
 def _column(name: str, values: Sequence[Any], numeric: bool) -> pd.Series:
     if numeric:
         try:
-            return pd.to_numeric(pd.Series(values, dtype="object"), errors="raise").astype("float64")
-        except (TypeError, ValueError) as exc:
+            column = pd.to_numeric(pd.Series(values, dtype="object"), errors="raise").astype("float64")
+        except (TypeError, ValueError, OverflowError) as exc:
             raise PayloadError(f"input '{name}': expected numbers, got {exc}") from None
+        if np.isinf(column.to_numpy()).any():
+            raise PayloadError(f"input '{name}': infinite values are not accepted (send null if unknown)")
+        return column
+    bad = next((v for v in values if isinstance(v, Mapping | list)), None)
+    if bad is not None:
+        raise PayloadError(f"input '{name}': expected strings, got {type(bad).__name__} {str(bad)[:40]}")
     return pd.Series(
         [v.decode("utf-8") if isinstance(v, bytes | bytearray) else v for v in values],
         dtype="object",
@@ -120,6 +133,17 @@ def v2_inputs_to_frame(inputs: Sequence[Mapping[str, Any]], features: Sequence[F
     for item in inputs:
         if not isinstance(item, Mapping) or not {"name", "shape", "datatype", "data"} <= set(item):
             raise PayloadError("each input needs 'name', 'shape', 'datatype' and 'data'")
+        if item["datatype"] not in DATATYPES:
+            raise PayloadError(f"input '{item['name']}': unknown datatype {str(item['datatype'])[:40]!r}")
+        shape = item["shape"]
+        if not isinstance(shape, list | tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise PayloadError(f"input '{item['name']}': shape must be a list of non-negative integers")
+        if shape:
+            _check_rows(shape[0])
+    names = [str(item["name"]) for item in inputs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise PayloadError(f"inputs {dupes} appear more than once")
     if len(inputs) == 1 and len(features) > 1 and len(inputs[0]["shape"]) == 2:
         return _single_tensor_to_frame(inputs[0], features)
     columns: dict[str, list] = {}
@@ -163,6 +187,7 @@ def v1_instances_to_frame(instances: Any, features: Sequence[FeatureSpec]) -> pd
     """Decode V1 instances: records (column -> value) or positional rows in model order."""
     if not isinstance(instances, list) or not instances:
         raise PayloadError("'instances' must be a non-empty list")
+    _check_rows(len(instances))
     if all(isinstance(row, Mapping) for row in instances):
         names = {k for row in instances for k in row}
         columns = {n: [row.get(n) for row in instances] for n in names}

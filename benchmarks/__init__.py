@@ -1,0 +1,1 @@
+"""Benchmarks of kfp-ct: pipeline overhead, drift scaling, serving, training (`make bench`)."""

@@ -1,0 +1,102 @@
+"""`python -m benchmarks.run [--size tiny|full] [--only NAME ...]`: measure, write RESULTS.md + JSON.
+
+Every figure in RESULTS.md comes from this run on this machine; goals are judged from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import pipeline_bench, serving_bench
+from benchmarks.common import machine, run_child, summary
+from benchmarks.report import render
+
+HERE = Path(__file__).resolve().parent
+NAMES = ("pipeline", "drift", "serving", "training")
+SIZES: dict[str, dict[str, Any]] = {
+    "full": {
+        "pipeline": {"rows": 5000, "repeats": 3, "with_kfp": True, "deploy": "local"},
+        "drift": {"rows": (10_000, 100_000, 1_000_000), "paths": ("fast", "scipy", "evidently"),
+                  "repeats": {10_000: 5, 100_000: 5, 1_000_000: 3}},
+        "serving": {"n_latency": 500, "n_load": 2000, "rounds": 3, "connections": 8, "workers": (1, 2),
+                    "train_rows": 5000},
+        "training": {"rows": (10_000, 100_000, 1_000_000), "repeats": {10_000: 5, 100_000: 3, 1_000_000: 3}},
+    },
+    "tiny": {
+        "pipeline": {"rows": 300, "repeats": 1, "with_kfp": False, "deploy": "none"},
+        "drift": {"rows": (2_000,), "paths": ("fast", "scipy"), "repeats": {2_000: 2}},
+        "serving": {"n_latency": 20, "n_load": 40, "rounds": 1, "connections": 2, "workers": (1,),
+                    "train_rows": 500},
+        "training": {"rows": (2_000,), "repeats": {2_000: 1}},
+    },
+}  # fmt: skip
+
+
+def run_drift(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Each (rows, path) in its own process, so peak RSS and imports are its own."""
+    out: dict[str, Any] = {}
+    for rows in cfg["rows"]:
+        for path in cfg["paths"]:
+            r = run_child(
+                ["benchmarks.drift_bench", "--rows", str(rows), "--path", path,
+                 "--repeats", str(cfg["repeats"][rows])],
+                timeout=600,
+            )  # fmt: skip
+            r.pop("stderr_tail", None)
+            r["time_s"] = summary(r.pop("times_s"))
+            out[f"{rows}/{path}"] = r
+    return out
+
+
+def run_training(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Each size in its own process (peak RSS is that process's high-water mark)."""
+    out: dict[str, Any] = {}
+    for rows in cfg["rows"]:
+        r = run_child(
+            ["benchmarks.train_bench", "--rows", str(rows), "--repeats", str(cfg["repeats"][rows])], 900
+        )
+        r.pop("stderr_tail", None)
+        r["time_s"] = summary(r.pop("times_s"))
+        out[str(rows)] = r
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks and write the results files."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
+    parser.add_argument("--size", choices=tuple(SIZES), default="full")
+    parser.add_argument("--only", action="append", choices=NAMES, help="run only these (repeatable)")
+    parser.add_argument("--out", type=Path, default=HERE, help="folder for RESULTS.md and results.json")
+    args = parser.parse_args(argv)
+    cfg = SIZES[args.size]
+    results: dict[str, Any] = {"size": args.size, "machine": machine()}
+    started = time.perf_counter()
+    for name in args.only or NAMES:
+        print(f"benchmark {name} ({args.size}) ...", flush=True)
+        t0 = time.perf_counter()
+        if name == "pipeline":
+            results[name] = pipeline_bench.bench(**cfg[name])
+        elif name == "drift":
+            results[name] = run_drift(cfg[name])
+        elif name == "serving":
+            results[name] = serving_bench.bench(**cfg[name])
+        else:
+            results[name] = run_training(cfg[name])
+        results[name]["loadavg_after"] = list(os.getloadavg())
+        print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
+    results["machine"]["loadavg_end"] = list(os.getloadavg())
+    results["total_s"] = time.perf_counter() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (args.out / "RESULTS.md").write_text(render(results))
+    print(f"wrote {args.out / 'RESULTS.md'} and results.json in {results['total_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Training: fit time and peak memory of the default estimator at a given size.
+
+`python -m benchmarks.train_bench --rows N --repeats R` prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from benchmarks.common import emit
+
+
+def rss_mib() -> float:
+    """Current resident memory of this process in MiB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def main() -> None:
+    """Fit `kfp_ct.train.train_model` (default estimator) `repeats` times on `rows` rows."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    from kfp_ct.data.synth import SynthSpec, make_dataset
+    from kfp_ct.estimators import DEFAULT_ESTIMATOR
+    from kfp_ct.schema import infer_schema
+    from kfp_ct.train import train_model
+
+    frame = make_dataset(SynthSpec(rows=args.rows))
+    schema = infer_schema(frame, "label", "binary")
+    before = rss_mib()
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        train_model(frame, schema, DEFAULT_ESTIMATOR, {}, 42)
+        times.append(time.perf_counter() - start)
+    emit(
+        {
+            "rows": args.rows,
+            "estimator": DEFAULT_ESTIMATOR,
+            "times_s": times,
+            "rss_before_fit_mib": before,
+            "data_mib": frame.memory_usage(deep=True).sum() / 2**20,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""A fast path for small requests: the fitted preprocessing of `build_pipeline` as numpy code.
+
+A default scikit-learn `Pipeline` spends most of a single-row predict building and slicing a
+DataFrame inside `ColumnTransformer`; the estimator itself takes a fraction of it. For the exact
+shape `kfp_ct.estimators.build_pipeline` fits (median-impute + standard-scale the numbers,
+constant-impute + one-hot the categories, dense output), `CompiledPipeline` applies the same
+fitted parameters with the same float64 operations, so its matrix is bit-identical to
+`ColumnTransformer.transform` and the estimator's answers are the same. Any other pipeline, or a
+request that is not plainly typed, goes the generic DataFrame way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kfp_ct.serving.protocol import NUMERIC_DATATYPES
+
+DATATYPES = NUMERIC_DATATYPES | {"BYTES"}
+
+# Classifiers whose predict() is classes_[argmax(predict_proba())], so one call gives both.
+ARGMAX_CLASSIFIERS = {
+    "HistGradientBoostingClassifier",
+    "RandomForestClassifier",
+    "DecisionTreeClassifier",
+}
+
+
+@dataclass(frozen=True)
+class CompiledPipeline:
+    """Numeric and categorical encoders of a fitted `build_pipeline` model, plus its estimator."""
+
+    numeric: list[str]
+    categorical: list[str]
+    medians: np.ndarray  # checked at compile time; requests with missing values go generic
+    means: np.ndarray | None
+    scales: np.ndarray | None
+    categories: list[dict[str, int]]  # per categorical column: value -> one-hot position
+    width: int
+    estimator: Any
+    proba_gives_predict: bool
+
+    @classmethod
+    def compile(cls, model: Any) -> CompiledPipeline | None:
+        """Compile a fitted pipeline; None when it is not exactly the shape built by kfp-ct."""
+        try:
+            return _compile(model)
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+            return None
+
+    def encode(self, columns: Mapping[str, Sequence[Any]], rows: int) -> np.ndarray | None:
+        """The preprocessed matrix of plainly typed columns (numbers, strings), `rows` long.
+
+        None when a number is not finite (too large, inf, NaN): the generic path decides those.
+        """
+        out = np.zeros((rows, self.width), dtype=np.float64)
+        k = len(self.numeric)
+        if k:
+            values = np.empty((rows, k), dtype=np.float64)
+            try:
+                for j, name in enumerate(self.numeric):
+                    values[:, j] = columns[name]
+            except OverflowError:
+                return None
+            if not np.isfinite(values).all():
+                return None
+            if self.means is not None:
+                values -= self.means
+            if self.scales is not None:
+                values /= self.scales
+            out[:, :k] = values
+        offset = k
+        for name, index in zip(self.categorical, self.categories, strict=True):
+            for row, value in enumerate(columns[name]):
+                position = index.get(value)
+                if position is not None:  # handle_unknown="ignore": an unseen value is all zeros
+                    out[row, offset + position] = 1.0
+            offset += len(index)
+        return out
+
+
+def _compile(model: Any) -> CompiledPipeline | None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if type(model) is not Pipeline or [n for n, _ in model.steps] != ["preprocess", "model"]:
+        return None
+    pre, estimator = model.steps[0][1], model.steps[1][1]
+    if type(pre) is not ColumnTransformer or pre.sparse_output_ or pre.remainder != "drop":
+        return None
+    fitted = [(n, t, list(c)) for n, t, c in pre.transformers_ if n != "remainder"]
+    if [n for n, _, _ in fitted] != ["numeric", "categorical"]:
+        return None
+    (_, num, numeric), (_, cat, categorical) = fitted
+    if not (numeric or categorical):
+        return None
+    medians = means = scales = None
+    if numeric:
+        imputer, scaler = num.named_steps["impute"], num.named_steps["scale"]
+        if type(imputer) is not SimpleImputer or type(scaler) is not StandardScaler:
+            return None
+        if imputer.strategy != "median" or imputer.add_indicator:
+            return None
+        medians = np.asarray(imputer.statistics_, dtype=np.float64)
+        if medians.shape != (len(numeric),) or np.isnan(medians).any():  # a dropped empty column
+            return None
+        means = None if scaler.mean_ is None else np.asarray(scaler.mean_, dtype=np.float64)
+        scales = None if scaler.scale_ is None else np.asarray(scaler.scale_, dtype=np.float64)
+    categories: list[dict[str, int]] = []
+    if categorical:
+        imputer, encoder = cat.named_steps["impute"], cat.named_steps["onehot"]
+        if type(imputer) is not SimpleImputer or type(encoder) is not OneHotEncoder:
+            return None
+        if imputer.strategy != "constant" or imputer.add_indicator or encoder.handle_unknown != "ignore":
+            return None
+        if encoder.drop_idx_ is not None or getattr(encoder, "_infrequent_enabled", False):
+            return None
+        if np.dtype(encoder.dtype) != np.float64:
+            return None
+        for values in encoder.categories_:
+            if not all(isinstance(v, str) for v in values):
+                return None
+            categories.append({v: i for i, v in enumerate(values)})
+    width = len(numeric) + sum(len(c) for c in categories)
+    if getattr(estimator, "n_features_in_", width) != width:
+        return None
+    return CompiledPipeline(
+        numeric=numeric,
+        categorical=categorical,
+        medians=medians if medians is not None else np.empty(0),
+        means=means,
+        scales=scales,
+        categories=categories,
+        width=width,
+        estimator=estimator,
+        proba_gives_predict=type(estimator).__name__ in ARGMAX_CLASSIFIERS,
+    )
+
+
+def plain_columns(
+    inputs: Sequence[Any], numeric: set[str], categorical: set[str], max_rows: int
+) -> tuple[dict[str, list], int] | None:
+    """Named V2 inputs as plain columns, or None unless the request is the simple, valid case.
+
+    The simple case: exactly one `[rows]` or `[rows, 1]` input per model column, a known
+    datatype, no binary data, numbers (int or float, not bool) for numeric columns and strings for
+    the others, one length, at most `max_rows` rows. Everything else (and every error) takes the
+    generic path, which gives the same answers and the same error messages.
+    """
+    expected = len(numeric) + len(categorical)
+    if len(inputs) != expected:
+        return None
+    columns: dict[str, list] = {}
+    rows = -1
+    for item in inputs:
+        name, data, shape = item.name, item.data, item.shape
+        if getattr(item, "_raw_data", None) is not None or name in columns or type(data) is not list:
+            return None
+        if item.datatype not in DATATYPES or not all(type(d) is int for d in shape):
+            return None
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+            return None
+        if math.prod(shape) != len(data) or (rows >= 0 and len(data) != rows):
+            return None
+        rows = len(data)
+        if name in numeric:
+            if not all(type(v) is float or type(v) is int for v in data):
+                return None
+        elif name in categorical:
+            if not all(type(v) is str for v in data):
+                return None
+        else:
+            return None
+        columns[name] = data
+    if not 0 < rows <= max_rows:
+        return None
+    return columns, rows
