@@ -64,6 +64,8 @@ from kfp_ct.deploy.local import read_state
 from kfp_ct.serving.client import infer_v2
 from kfp_ct.data.synth import SynthSpec, make_dataset
 import mlflow
+from kfp_ct import tracking
+tracking.connect()  # this home's store: a bare MlflowClient() would read ./mlflow.db
 name = "kfp-ct-model"
 s = read_state()
 rows = make_dataset(SynthSpec(rows=5, seed=1)).drop(columns=["label"])
