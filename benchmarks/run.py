@@ -23,7 +23,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "pipeline": {"rows": 5000, "repeats": 3, "with_kfp": True, "deploy": "local"},
         "drift": {"rows": (10_000, 100_000, 1_000_000), "paths": ("fast", "scipy", "evidently"),
                   "repeats": {10_000: 5, 100_000: 5, 1_000_000: 3}},
-        "serving": {"n_latency": 500, "n_load": 2000, "rounds": 3, "connections": 8, "workers": (1, 2),
+        "serving": {"n_latency": 500, "n_load": 2000, "rounds": 3, "connections": 8, "workers": (1,),
                     "train_rows": 5000},
         "training": {"rows": (10_000, 100_000, 1_000_000), "repeats": {10_000: 5, 100_000: 3, 1_000_000: 3}},
     },
@@ -89,11 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = run_training(cfg[name])
         results[name]["loadavg_after"] = list(os.getloadavg())
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
+        partial = args.out / "results.partial.json"  # a later failure keeps what was measured
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(results, indent=2, default=str) + "\n")
     results["machine"]["loadavg_end"] = list(os.getloadavg())
     results["total_s"] = time.perf_counter() - started
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.out / "RESULTS.md").write_text(render(results))
+    (args.out / "results.partial.json").unlink(missing_ok=True)
     print(f"wrote {args.out / 'RESULTS.md'} and results.json in {results['total_s']:.0f} s")
     return 0
 
