@@ -32,19 +32,25 @@ def save_model(path, task="binary", numeric_only=False):
     return result.model, x
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("m") / "model"
-    model, x = save_model(model_dir)
+def start_server(name, model_dir):
+    """Start `python -m kfp_ct.serving` on a free port; return (process, base URL) once ready."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kfp_ct.serving", "--model_name=churn", f"--model_dir={model_dir}",
+        [sys.executable, "-m", "kfp_ct.serving", f"--model_name={name}", f"--model_dir={model_dir}",
          f"--http_port={port}", "--enable_grpc=false"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    wait_ready(url, name, 60, process=proc)
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("m") / "model"
+    model, x = save_model(model_dir)
+    proc, url = start_server("churn", model_dir)
     try:
-        wait_ready(url, "churn", 60, process=proc)
         yield url, model, x
     finally:
         proc.terminate()
@@ -102,15 +108,8 @@ def test_v2_wrong_type_and_shape_is_400(server):
 def test_single_tensor_for_numeric_model(tmp_path):
     model_dir = tmp_path / "num"
     model, x = save_model(model_dir, numeric_only=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kfp_ct.serving", "--model_name=num", f"--model_dir={model_dir}",
-         f"--http_port={port}", "--enable_grpc=false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server("num", model_dir)
     try:
-        wait_ready(url, "num", 60, process=proc)
         rows = x.head(4)
         body = {"inputs": [{"name": "x", "shape": [4, rows.shape[1]], "datatype": "FP64",
                             "data": rows.values.reshape(-1).tolist()}]}  # fmt: skip
