@@ -7,13 +7,13 @@ Guardrail metrics may not get worse by more than their tolerance.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from kfp_ct import metrics
 from kfp_ct.errors import ParameterError
+from kfp_ct.params import json_object
 from kfp_ct.stats import PairedTest, mcnemar, paired_bootstrap, paired_bootstrap_means
 from kfp_ct.tasks import REGRESSION
 
@@ -59,15 +59,7 @@ class ComparePolicy:
     @staticmethod
     def parse_guardrails(text: str) -> dict[str, float]:
         """Parse a JSON object metric -> tolerance."""
-        if not text or not text.strip():
-            return {}
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"guardrails are not valid JSON ({exc}): {text!r}") from None
-        if not isinstance(value, dict):
-            raise ParameterError(f"guardrails must be a JSON object metric -> tolerance, got {text!r}")
-        return value
+        return json_object(text, "guardrails (metric -> tolerance)")
 
 
 @dataclass

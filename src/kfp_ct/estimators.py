@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from kfp_ct.errors import ParameterError
+from kfp_ct.params import json_object
 from kfp_ct.tasks import REGRESSION
 
 
@@ -58,17 +58,7 @@ SKOPS_TRUSTED_TYPES = [
 
 def parse_params(text: str | dict | None) -> dict[str, Any]:
     """Parse hyperparameters given as a JSON object (or already a dict)."""
-    if isinstance(text, dict):
-        return dict(text)
-    if not text or not text.strip():
-        return {}
-    try:
-        params = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParameterError(f"hyperparameters are not valid JSON ({exc}): {text!r}") from None
-    if not isinstance(params, dict):
-        raise ParameterError(f"hyperparameters must be a JSON object, got {text!r}")
-    return params
+    return dict(text) if isinstance(text, dict) else json_object(text, "hyperparameters")
 
 
 def build_estimator(name: str, task: str, params: dict[str, Any], seed: int) -> BaseEstimator:

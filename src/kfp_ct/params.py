@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
 from kfp_ct.errors import ParameterError
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
+def json_object(text: str | None, what: str) -> dict[str, Any]:
+    """Parse a parameter holding a JSON object; empty text gives {}. Errors name `what`."""
+    if not text or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"{what}: not valid JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise ParameterError(f"{what}: must be a JSON object, got {text!r}")
+    return value
 
 
 def pipeline_parameters(name: str) -> dict[str, inspect.Parameter]:

@@ -20,7 +20,8 @@ from kfp_ct import lineage, registry, tracking
 from kfp_ct.data.hashing import frame_hash
 from kfp_ct.data.io import read_table
 from kfp_ct.data.split import SPLIT_COLUMN
-from kfp_ct.errors import DataError, ParameterError
+from kfp_ct.errors import DataError
+from kfp_ct.params import json_object
 from kfp_ct.schema import Schema, infer_schema
 from kfp_ct.tasks import infer_task, is_classification
 from kfp_ct.validate import (
@@ -260,14 +261,7 @@ def compare_step(
 # ---------------------------------------------------------------- register
 def parse_tags(text: str) -> dict[str, str]:
     """Parse a JSON object of extra version tags (empty text: none)."""
-    if not text or not text.strip():
-        return {}
-    try:
-        tags = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParameterError(f"extra_tags is not valid JSON ({exc}): {text!r}") from None
-    if not isinstance(tags, dict):
-        raise ParameterError(f"extra_tags must be a JSON object, got {text!r}")
+    tags = json_object(text, "extra_tags")
     return {str(k): str(v) for k, v in tags.items()}
 
 

@@ -6,7 +6,6 @@ Each rule has a default severity (`error` fails the step, `warning` is reported,
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from kfp_ct.errors import DataError, ParameterError
+from kfp_ct.params import json_object
 from kfp_ct.schema import NUMERIC, Schema, numeric_share
 
 log = logging.getLogger(__name__)
@@ -98,14 +98,7 @@ class ValidationConfig:
     @classmethod
     def from_json(cls, text: str) -> ValidationConfig:
         """Parse a JSON object of fields (empty text gives the defaults)."""
-        if not text or not text.strip():
-            return cls()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"validation config is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ParameterError("validation config must be a JSON object")
+        data = json_object(text, "validation config")
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
             raise ParameterError(
