@@ -16,8 +16,6 @@ RUN python -m venv /opt/kfp-ct
 ENV PATH=/opt/kfp-ct/bin:$PATH
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
-COPY components ./components
-COPY pipelines ./pipelines
 # boto3: the MLflow server's S3 artifact store; psycopg2-binary: its PostgreSQL backend store.
 # Both are pinned in constraints.txt like every other dependency.
 RUN pip install -c constraints.txt . boto3 psycopg2-binary \

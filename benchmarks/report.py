@@ -216,7 +216,7 @@ def _training(t: dict[str, Any]) -> list[str]:
     out = [
         "## 4. Training",
         "",
-        "`kfp_ct.train.train_model` with the default estimator (preprocessing + "
+        "`kfp_ct.core.train.train_model` with the default estimator (preprocessing + "
         "HistGradientBoostingClassifier) on the default synthetic data (6 numeric + 2 categorical "
         "features), each size in its own process. Peak RSS = that process's high-water mark "
         f"(data included). Load average after: {t['loadavg_after'][0]:.2f}.",

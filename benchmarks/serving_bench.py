@@ -28,11 +28,11 @@ def train_champion(model_dir: Path, rows: int = 5000) -> None:
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from kfp_ct import tracking
+    from kfp_ct.core.estimators import DEFAULT_ESTIMATOR, SKOPS_TRUSTED_TYPES
+    from kfp_ct.core.schema import infer_schema
+    from kfp_ct.core.train import train_model
     from kfp_ct.data.synth import SynthSpec, make_dataset
-    from kfp_ct.estimators import DEFAULT_ESTIMATOR, SKOPS_TRUSTED_TYPES
-    from kfp_ct.schema import infer_schema
-    from kfp_ct.train import train_model
+    from kfp_ct.tracking import runs
 
     frame = make_dataset(SynthSpec(rows=rows))
     result = train_model(frame, infer_schema(frame, "label", "binary"), DEFAULT_ESTIMATOR, {}, 42)
@@ -41,7 +41,7 @@ def train_champion(model_dir: Path, rows: int = 5000) -> None:
         result.model,
         str(model_dir),
         signature=infer_signature(x, result.model.predict(x)),
-        pip_requirements=tracking.pip_requirements(),
+        pip_requirements=runs.pip_requirements(),
         serialization_format="skops",
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
     )

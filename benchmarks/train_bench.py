@@ -21,15 +21,15 @@ def rss_mib() -> float:
 
 
 def main() -> None:
-    """Fit `kfp_ct.train.train_model` (default estimator) `repeats` times on `rows` rows."""
+    """Fit `kfp_ct.core.train.train_model` (default estimator) `repeats` times on `rows` rows."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    from kfp_ct.core.estimators import DEFAULT_ESTIMATOR
+    from kfp_ct.core.schema import infer_schema
+    from kfp_ct.core.train import train_model
     from kfp_ct.data.synth import SynthSpec, make_dataset
-    from kfp_ct.estimators import DEFAULT_ESTIMATOR
-    from kfp_ct.schema import infer_schema
-    from kfp_ct.train import train_model
 
     frame = make_dataset(SynthSpec(rows=args.rows))
     schema = infer_schema(frame, "label", "binary")

@@ -43,7 +43,7 @@ def kfp_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("KFP_CT_PORT", str(free_port()))
     yield home
-    from kfp_ct.deploy.local import LocalTarget
+    from kfp_ct.deploy.targets.local import LocalTarget
 
     LocalTarget().stop()
 

@@ -20,14 +20,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kfp_ct import lineage, settings
-from kfp_ct.errors import KfpCtError
+from kfp_ct.errors import PipelineFailed
 from kfp_ct.logs import failure_from_output
 
 log = logging.getLogger(__name__)
-
-
-class PipelineFailed(KfpCtError):
-    """A step failed; the message names the step and the cause."""
 
 
 @dataclass
@@ -137,8 +133,8 @@ def task_outputs(run_dir: Path, task: str) -> dict[str, Any] | None:
 
 def summarize(pipeline: str, arguments: dict[str, Any], run_dir: Path, seconds: float) -> RunSummary:
     """Read the run's outcome from its task outputs, the registry and the local server."""
-    from kfp_ct import registry
-    from kfp_ct.deploy.local import LocalTarget
+    from kfp_ct.deploy.targets.local import LocalTarget
+    from kfp_ct.tracking import registry
 
     model_name = arguments.get("model_name", settings.DEFAULT_MODEL_NAME)
     compare = task_outputs(run_dir, "compare") or {}

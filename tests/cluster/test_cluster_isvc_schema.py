@@ -8,8 +8,8 @@ import itertools
 import pytest
 
 from kfp_ct.cluster import inferenceservice as isvc
-from kfp_ct.cluster.errors import ClusterError
 from kfp_ct.cluster.profiles import BUILTIN_PROFILES, profile_from_dict
+from kfp_ct.errors import ClusterError
 
 CUSTOM = profile_from_dict(
     {

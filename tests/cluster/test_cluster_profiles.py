@@ -7,8 +7,8 @@ import textwrap
 import pytest
 import yaml
 
-from kfp_ct.cluster.errors import ClusterError
 from kfp_ct.cluster.profiles import container_resources, load_profile, predictor_fields
+from kfp_ct.errors import ClusterError
 
 
 def test_builtin_profiles():
@@ -72,7 +72,7 @@ def test_unknown_profile_name():
 def _compile(tmp_path, profile_name: str) -> dict:
     from kfp import compiler, dsl
 
-    from kfp_ct.cluster.tasks import apply_cluster_env, apply_training_profile
+    from kfp_ct.cluster.task_settings import apply_cluster_env, apply_training_profile
 
     @dsl.component(base_image="python:3.11")
     def train(x: int) -> int:

@@ -11,10 +11,9 @@ import pytest
 import yaml
 
 from kfp_ct.cli import render
-from kfp_ct.cluster.errors import ClusterError
-from kfp_ct.cluster.readiness import ModelLoadFailed, ReadinessTimeout, assess, wait_ready
-from kfp_ct.cluster.target import KServeConfig, parse_canary_steps
-from kfp_ct.errors import ParameterError
+from kfp_ct.cluster.readiness import assess, wait_ready
+from kfp_ct.deploy.targets.kserve import KServeConfig, parse_canary_steps
+from kfp_ct.errors import ClusterError, ModelLoadFailed, ParameterError, ReadinessTimeout
 
 
 def obj(status=None):

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from kfp_ct import lineage
-from kfp_ct.cluster.errors import ClusterError
-from kfp_ct.cluster.target import KServeConfig, KServeTarget
-from kfp_ct.deploy.base import DeployError, DeployRequest, SmokeTest
+from kfp_ct.deploy.base import DeployRequest, SmokeTest
+from kfp_ct.deploy.targets.kserve import KServeConfig, KServeTarget
+from kfp_ct.errors import ClusterError, DeployError
 
 NS = "serving"
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from kfp_ct.cluster.sklearnserver import publish_joblib_model, write_joblib
 from kfp_ct.deploy.base import DeployRequest
+from kfp_ct.deploy.targets.kserve_sklearnserver import publish_joblib_model, write_joblib
 
 
 def test_joblib_predicts_like_the_mlflow_model(tmp_path):

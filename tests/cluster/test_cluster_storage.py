@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kfp_ct.cluster.errors import ClusterError
 from kfp_ct.cluster.storage import resolve_storage_uri, to_storage_uri
+from kfp_ct.errors import ClusterError
 
 DEST = "s3://mlflow/artifacts"
 

@@ -58,8 +58,8 @@ def test_size_cap_drops_columns_then_fails_clearly(tmp_path):
 
 def test_log_drift_to_mlflow(tmp_path):
     mlflow = pytest.importorskip("mlflow")
-    from kfp_ct.drift.tracking import log_drift_to_mlflow
     from kfp_ct.lineage import DECISION
+    from kfp_ct.tracking.history import log_drift_to_mlflow
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     exp = client.create_experiment("drift", artifact_location=(tmp_path / "art").as_uri())

@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from kfp_ct.data.hashing import frame_hash
-from kfp_ct.drift import build_training_set, check_guards, fetch_model_versions
+from kfp_ct.drift import build_training_set, check_guards
 from kfp_ct.errors import DataError, ParameterError
 from kfp_ct.lineage import DATA_HASH, TRAINED_AT
+from kfp_ct.tracking.history import fetch_model_versions
 
 REF = pd.DataFrame({"a": range(0, 10), "b": list("abcdefghij")})
 WIN = pd.DataFrame({"b": list("klmno"), "a": range(100, 105), "extra": 1})

@@ -63,9 +63,9 @@ def test_deploy_then_canary_on_a_real_cluster(kubectl_proxy):
     from mlflow.models import Model
 
     from kfp_ct.cluster.kube import InferenceServices, load_api_client
-    from kfp_ct.cluster.target import KServeConfig, KServeTarget
     from kfp_ct.deploy.base import DeployRequest, SmokeTest
     from kfp_ct.deploy.smoke import run_smoke_test
+    from kfp_ct.deploy.targets.kserve import KServeConfig, KServeTarget
 
     model_dir = env["KFP_CT_E2E_MODEL_DIR"]
     features = Model.load(model_dir).load_input_example(model_dir)

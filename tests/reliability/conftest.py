@@ -96,9 +96,9 @@ def save_model(path: Path, rows: int = 600, seed: int = 0):
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
-    from kfp_ct.schema import infer_schema
-    from kfp_ct.train import train_model
+    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
+    from kfp_ct.core.schema import infer_schema
+    from kfp_ct.core.train import train_model
 
     frame = make_dataset(SynthSpec(rows=rows, seed=seed))
     schema = infer_schema(frame, "label", "binary")
@@ -174,6 +174,6 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture
 def fast_mlflow_http(monkeypatch) -> None:
-    """Leave retrying to kfp_ct.retry: MLflow's own HTTP retries would take minutes."""
+    """Leave retrying to kfp_ct.tracking.retry: MLflow's own HTTP retries would take minutes."""
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")

@@ -1,6 +1,6 @@
 """Bad files and bad parameters give one clear line naming file/column/value, never a traceback.
 
-Files go through the real validate step (`kfp_ct.steps.validate_step`), in-process; a few
+Files go through the real validate step (`kfp_ct.steps.validate.validate_step`), in-process; a few
 representative ones also go through `kfp-ct run` in test_rel_pipeline.py.
 """
 
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kfp_ct.core.schema import infer_schema
 from kfp_ct.data.synth import SynthSpec, make_dataset
 from kfp_ct.errors import KfpCtError, ParameterError
-from kfp_ct.schema import infer_schema
-from kfp_ct.steps import validate_step
+from kfp_ct.steps.validate import validate_step
 
 from .conftest import one_line
 
@@ -219,13 +219,13 @@ def test_bad_uri(tmp_path, record):
 
 # ---------------------------------------------------------------- parameters
 def _estimator(name, params="{}"):
-    from kfp_ct.estimators import build_estimator, parse_params
+    from kfp_ct.core.estimators import build_estimator, parse_params
 
     return build_estimator(name, "binary", parse_params(params), 0)
 
 
 def _policy(**kwargs):
-    from kfp_ct.compare import ComparePolicy
+    from kfp_ct.core.compare import ComparePolicy
 
     return ComparePolicy(**kwargs).resolve("binary")
 
@@ -243,13 +243,13 @@ def _cli_param(pair):
 
 
 def _validation_config(text):
-    from kfp_ct.validate import ValidationConfig
+    from kfp_ct.core.validate import ValidationConfig
 
     return ValidationConfig.from_json(text)
 
 
 def _guardrails(text):
-    from kfp_ct.compare import ComparePolicy
+    from kfp_ct.core.compare import ComparePolicy
 
     return _policy(guardrails=ComparePolicy.parse_guardrails(text))
 

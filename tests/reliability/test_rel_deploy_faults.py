@@ -12,13 +12,12 @@ import mlflow
 import mlflow.sklearn
 import pytest
 
-from kfp_ct import registry, tracking
-from kfp_ct.deploy.base import DeployError, SmokeTest
-from kfp_ct.deploy.local import LocalTarget, read_state
-from kfp_ct.deploy.step import deploy_version, smoke_from_frame
-from kfp_ct.errors import KfpCtError
-from kfp_ct.retry import ServiceUnavailable
+from kfp_ct.deploy.base import SmokeTest
+from kfp_ct.deploy.targets.local import LocalTarget, read_state
+from kfp_ct.errors import DeployError, KfpCtError, ServiceUnavailable
 from kfp_ct.serving.client import infer_v2
+from kfp_ct.steps.deploy import deploy_version, smoke_from_frame
+from kfp_ct.tracking import registry, runs
 
 from .conftest import one_line, save_model
 
@@ -30,7 +29,7 @@ def log_and_register(
 ) -> tuple[str, object, object]:
     """Log a trained model to MLflow and register it (as the register step does)."""
     model, x = save_model(tmp / f"local-{seed}", seed=seed)
-    tracking.connect()
+    runs.connect()
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops",
                                         skops_trusted_types=_trusted(), input_example=x.head(2))  # fmt: skip
@@ -42,7 +41,7 @@ def log_and_register(
 
 
 def _trusted():
-    from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
+    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
 
     return SKOPS_TRUSTED_TYPES
 

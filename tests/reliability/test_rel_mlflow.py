@@ -20,8 +20,9 @@ import mlflow
 import mlflow.sklearn
 import pytest
 
-from kfp_ct import lineage, registry, tracking
-from kfp_ct.retry import ServiceUnavailable
+from kfp_ct import lineage
+from kfp_ct.errors import ServiceUnavailable
+from kfp_ct.tracking import registry, runs
 
 from ..conftest import free_port
 from .conftest import one_line, save_model
@@ -94,7 +95,7 @@ def logged_model(tmp_path, seed: int = 0) -> tuple[str, str, object]:
     if seed not in TRAINED:  # train once per seed; every call still logs a new MLflow model
         TRAINED[seed] = save_model(tmp_path / f"m{seed}", rows=300, seed=seed)[0]
     model = TRAINED[seed]
-    tracking.connect()
+    runs.connect()
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(
             model, name="model", serialization_format="skops", skops_trusted_types=_trusted()
@@ -104,7 +105,7 @@ def logged_model(tmp_path, seed: int = 0) -> tuple[str, str, object]:
 
 
 def _trusted():
-    from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
+    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
 
     return SKOPS_TRUSTED_TYPES
 
@@ -202,8 +203,8 @@ def test_failure_mid_promotion_moves_no_alias(proxied, tmp_path, record):
 # ---------------------------------------------------------------- racing promotions
 RACER = """
 import json, sys, time
-from kfp_ct import registry
-from kfp_ct.deploy.step import deploy_version
+from kfp_ct.tracking import registry
+from kfp_ct.steps.deploy import deploy_version
 from pathlib import Path
 name, version, expected = sys.argv[1], sys.argv[2], sys.argv[3] or None
 gate, entrants = Path(sys.argv[4]), int(sys.argv[5])

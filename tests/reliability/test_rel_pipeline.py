@@ -59,13 +59,13 @@ def state(env: dict) -> dict:
     """Aliases, versions, the serving version and pids of servers of this home, read in a subprocess."""
     code = """
 import json, os
-from kfp_ct import registry
-from kfp_ct.deploy.local import read_state
+from kfp_ct.tracking import registry
+from kfp_ct.deploy.targets.local import read_state
 from kfp_ct.serving.client import infer_v2
 from kfp_ct.data.synth import SynthSpec, make_dataset
 import mlflow
-from kfp_ct import tracking
-tracking.connect()  # this home's store: a bare MlflowClient() would read ./mlflow.db
+from kfp_ct.tracking import runs
+runs.connect()  # this home's store: a bare MlflowClient() would read ./mlflow.db
 name = "kfp-ct-model"
 s = read_state()
 rows = make_dataset(SynthSpec(rows=5, seed=1)).drop(columns=["label"])
@@ -182,8 +182,8 @@ def test_bad_input_run_changes_nothing(env, record, case, args, step, fragment):
 def test_no_secret_in_logs_tags_or_params(env, record):
     code = """
 import json, mlflow
-from kfp_ct import tracking
-tracking.connect()
+from kfp_ct.tracking import runs
+runs.connect()
 client = mlflow.MlflowClient()
 out = []
 for run in mlflow.search_runs(search_all_experiments=True, output_format="list"):

@@ -122,7 +122,7 @@ def test_untrusted_type_in_model_is_refused(tmp_path, record, monkeypatch):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
+    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
 
     evil = Pipeline([("f", FunctionTransformer(func=os.system))])
     widened = [*SKOPS_TRUSTED_TYPES, "posix.system", "nt.system"]
@@ -131,7 +131,7 @@ def test_untrusted_type_in_model_is_refused(tmp_path, record, monkeypatch):
     )
     import mlflow.sklearn as loader
 
-    from kfp_ct.deploy.step import check_trusted
+    from kfp_ct.steps.deploy import check_trusted
 
     with pytest.raises((KfpCtError, RuntimeError)) as info:
         check_trusted(tmp_path / "evil")
@@ -148,8 +148,8 @@ def test_untrusted_type_in_model_is_refused(tmp_path, record, monkeypatch):
 
 
 def test_unhashed_model_is_not_deployed(tmp_path, record):
-    from kfp_ct.deploy.step import verify_artifact
-    from kfp_ct.registry import VersionRef
+    from kfp_ct.steps.deploy import verify_artifact
+    from kfp_ct.tracking.registry import VersionRef
 
     (tmp_path / "MLmodel").write_text("x")
     with pytest.raises((KfpCtError, RuntimeError)) as info:

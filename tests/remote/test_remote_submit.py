@@ -12,16 +12,8 @@ import yaml
 
 from kfp_ct import __version__
 from kfp_ct.cli import main
-from kfp_ct.remote import (
-    ConnectionOptions,
-    RemoteError,
-    RunFailedError,
-    connect,
-    schedule,
-    submit,
-    upload_pipeline,
-    version_name,
-)
+from kfp_ct.errors import RemoteError, RunFailedError
+from kfp_ct.remote import ConnectionOptions, connect, schedule, submit, upload_pipeline, version_name
 
 API = "/apis/v2beta1"
 

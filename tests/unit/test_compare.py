@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from kfp_ct.compare import FIRST_MODEL, PROMOTE, REJECT, ComparePolicy, decide
+from kfp_ct.core.compare import FIRST_MODEL, PROMOTE, REJECT, ComparePolicy, decide
+from kfp_ct.core.metrics import Scored
+from kfp_ct.core.paired import mcnemar
 from kfp_ct.errors import ParameterError
-from kfp_ct.metrics import Scored
-from kfp_ct.stats import mcnemar
 
 
 def scored(y, correct_share, rng, classes=(0, 1), noise=0.3):

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 from kfp import components
-from kfp_ct.pipelines import compile_pipeline, names
 
 from kfp_ct import __version__
 from kfp_ct.errors import ParameterError
 from kfp_ct.image import IMAGE
 from kfp_ct.params import parse_params
+from kfp_ct.pipelines import compile_pipeline, names
 
 STEPS = {"validate", "train", "evaluate", "compare", "register", "deploy"}
 

@@ -8,12 +8,12 @@ import mlflow.sklearn
 import pytest
 from mlflow.models import infer_signature
 
+from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
+from kfp_ct.core.schema import infer_schema
+from kfp_ct.core.train import train_model
 from kfp_ct.data.synth import SynthSpec, make_dataset
-from kfp_ct.estimators import SKOPS_TRUSTED_TYPES
-from kfp_ct.schema import infer_schema
 from kfp_ct.serving.client import infer_v1, infer_v2, wait_ready
 from kfp_ct.serving.protocol import frame_to_v2_request
-from kfp_ct.train import train_model
 
 from ..conftest import free_port
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from kfp_ct.core.estimators import ESTIMATORS
+from kfp_ct.core.schema import infer_schema
+from kfp_ct.core.train import train_model
 from kfp_ct.data.synth import SynthSpec, make_dataset
-from kfp_ct.estimators import ESTIMATORS
-from kfp_ct.schema import infer_schema
 from kfp_ct.serving.fastpath import CompiledPipeline
-from kfp_ct.train import train_model
 
 CASES = [
     (name, task)

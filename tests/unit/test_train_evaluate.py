@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from skops.io import dumps, get_untrusted_types
 
+from kfp_ct.core.estimators import ESTIMATORS, SKOPS_TRUSTED_TYPES, build_estimator, parse_params
+from kfp_ct.core.evaluate import evaluate_model
+from kfp_ct.core.schema import infer_schema
+from kfp_ct.core.tasks import infer_task
+from kfp_ct.core.train import train_model
 from kfp_ct.data.split import split_frame
 from kfp_ct.data.synth import SynthSpec, make_dataset
 from kfp_ct.errors import ParameterError
-from kfp_ct.estimators import ESTIMATORS, SKOPS_TRUSTED_TYPES, build_estimator, parse_params
-from kfp_ct.evaluate import evaluate_model
-from kfp_ct.schema import infer_schema
-from kfp_ct.tasks import infer_task
-from kfp_ct.train import train_model
 
 
 def test_unknown_estimator_and_params_are_named():

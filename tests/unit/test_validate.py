@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from kfp_ct.core.schema import Schema, infer_schema
+from kfp_ct.core.validate import ValidationConfig, check_leakage, validate_frame
 from kfp_ct.data.synth import SynthSpec, make_dataset
-from kfp_ct.errors import ParameterError
-from kfp_ct.schema import Schema, infer_schema
-from kfp_ct.validate import ValidationConfig, ValidationFailed, check_leakage, validate_frame
+from kfp_ct.errors import ParameterError, ValidationFailed
 
 
 @pytest.fixture(scope="module")

@@ -37,9 +37,9 @@ def render_isvc_yaml(args: argparse.Namespace) -> str:
     import yaml
 
     from kfp_ct.cluster import inferenceservice as isvc
-    from kfp_ct.cluster.errors import ClusterError
     from kfp_ct.cluster.profiles import load_profile
     from kfp_ct.cluster.storage import check_pullable
+    from kfp_ct.errors import ClusterError
 
     profile = load_profile(args.profile, gpu_limits=False if args.no_gpu_limits else None)
     isvc.check_mode(args.mode)

@@ -27,11 +27,12 @@ def serve_command(args: argparse.Namespace) -> int:
     """Handle `kfp-ct serve`."""
     import time
 
-    from kfp_ct import lineage, registry, settings
+    from kfp_ct import lineage, settings
     from kfp_ct.deploy.base import DeployRequest
-    from kfp_ct.deploy.local import LocalTarget, read_state
-    from kfp_ct.deploy.step import verify_artifact
+    from kfp_ct.deploy.targets.local import LocalTarget, read_state
     from kfp_ct.errors import KfpCtError
+    from kfp_ct.steps.deploy import verify_artifact
+    from kfp_ct.tracking import registry
 
     champion = registry.by_alias(args.model_name, lineage.CHAMPION)
     if champion is None:
@@ -59,7 +60,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def stop_command(args: argparse.Namespace) -> int:
     """Handle `kfp-ct stop`."""
-    from kfp_ct.deploy.local import LocalTarget
+    from kfp_ct.deploy.targets.local import LocalTarget
 
     state = LocalTarget().stop()
     print(
@@ -72,16 +73,12 @@ def stop_command(args: argparse.Namespace) -> int:
 
 def status_command(args: argparse.Namespace) -> int:
     """Handle `kfp-ct status`."""
-    import mlflow
+    from kfp_ct import lineage
+    from kfp_ct.deploy.targets.local import read_state
+    from kfp_ct.tracking import registry, runs
 
-    from kfp_ct import lineage, registry, tracking
-    from kfp_ct.deploy.local import read_state
-
-    tracking.connect()
     aliases = registry.aliases(args.model_name)
     state = read_state()
-    runs = mlflow.search_runs(search_all_experiments=True, max_results=5, output_format="list",
-                              order_by=["attributes.start_time DESC"])  # fmt: skip
     recent = [
         {
             "pipeline_run_id": r.data.tags.get(lineage.PIPELINE_RUN_ID, ""),
@@ -89,7 +86,7 @@ def status_command(args: argparse.Namespace) -> int:
             "status": r.info.status,
             "metrics": {k: round(v, 4) for k, v in r.data.metrics.items() if k.startswith("test_")},
         }
-        for r in runs
+        for r in runs.recent_runs(5)
     ]
     info = {
         "model_name": args.model_name,

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp_ct import lineage
-from kfp_ct.cluster.errors import ClusterError
 from kfp_ct.cluster.profiles import (
     BUILTIN_PROFILES,
     HardwareProfile,
     container_resources,
     predictor_fields,
 )
+from kfp_ct.errors import ClusterError
 
 API_VERSION = "serving.kserve.io/v1beta1"
 KIND = "InferenceService"

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kfp_ct.cluster import inferenceservice as isvc_mod
-from kfp_ct.cluster.errors import ClusterError
 from kfp_ct.cluster.rbac import rbac_fix
+from kfp_ct.errors import ClusterError
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kfp_ct.cluster.errors import ClusterError
+from kfp_ct.errors import ClusterError
 
 GPU_RESOURCE = "nvidia.com/gpu"
 # kfp's set_accelerator_limit accepts only these counts in some versions.

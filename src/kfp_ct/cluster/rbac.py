@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kfp_ct.cluster.errors import ClusterError
+from kfp_ct.errors import ClusterError
 
 GROUP = "serving.kserve.io"
 RESOURCE = "inferenceservices"

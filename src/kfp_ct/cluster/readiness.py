@@ -15,19 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kfp_ct.errors import ModelLoadFailed, ReadinessTimeout
+
 FAILED_TRANSITIONS = ("BlockedByFailedLoad", "InvalidSpec")
-
-
-class ReadinessError(RuntimeError):
-    """The InferenceService did not become ready; the message says what status reported."""
-
-
-class ModelLoadFailed(ReadinessError):
-    """KServe reports that the model cannot load (it will not recover by waiting)."""
-
-
-class ReadinessTimeout(ReadinessError):
-    """The timeout passed before the InferenceService was ready."""
 
 
 @dataclass(frozen=True)

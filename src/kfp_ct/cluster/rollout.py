@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_ct.cluster import inferenceservice as isvc
-from kfp_ct.cluster.errors import ClusterError
 from kfp_ct.cluster.kube import InferenceServices
-from kfp_ct.cluster.readiness import ModelLoadFailed, ReadinessError, wait_ready
-from kfp_ct.deploy.base import DeployError
+from kfp_ct.cluster.readiness import wait_ready
+from kfp_ct.errors import ClusterError, DeployError, ModelLoadFailed, ReadinessError
 
 log = logging.getLogger(__name__)
 

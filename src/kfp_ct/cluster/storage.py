@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
-from kfp_ct.cluster.errors import ClusterError
+from kfp_ct.errors import ClusterError
 
 PULLABLE_SCHEMES = ("s3", "gs", "pvc")
 ARTIFACTS_DESTINATION_ENV = "KFP_CT_MLFLOW_ARTIFACTS_DESTINATION"
@@ -81,8 +81,8 @@ def resolve_storage_uri(
 ) -> str:
     """Ask MLflow where a registered version's files are and return the pullable storage URI."""
     if client is None:
-        from mlflow import MlflowClient
+        from kfp_ct.tracking.registry import mlflow_client
 
-        client = MlflowClient()
+        client = mlflow_client()
     download_uri = client.get_model_version_download_uri(model_name, model_version)  # type: ignore[attr-defined]
     return to_storage_uri(download_uri, artifacts_destination)

@@ -25,10 +25,10 @@ def local_path(uri: str) -> Path:
 
 
 def _download(uri: str) -> Path:
-    import mlflow.artifacts
+    from kfp_ct.tracking.models import download_artifact
 
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        return download_artifact(uri)
     except Exception as exc:  # the store's own error names the cause (credentials, 404, ...)
         raise DataError(f"{uri}: cannot download: {exc}") from exc
 

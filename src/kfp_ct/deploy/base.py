@@ -2,7 +2,7 @@
 
 A target makes one registered model version serve, proves it with a smoke request, and on any
 failure puts the previous state back before raising `DeployError`. Moving MLflow aliases is not a
-target's job: the deploy step does it once the target returns (see `kfp_ct.deploy.step`).
+target's job: the deploy step does it once the target returns (see `kfp_ct.steps.deploy`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
-
-
-class DeployError(RuntimeError):
-    """A rollout failed; the previous model is serving again. The message names the cause."""
 
 
 @dataclass(frozen=True)
@@ -61,4 +57,8 @@ class DeployTarget(Protocol):
 
     def current_endpoint(self, model_name: str) -> str | None:
         """The endpoint serving `model_name` now, if any."""
+        ...
+
+    def stop(self, model_name: str) -> None:
+        """Stop serving `model_name` (nothing serving it is not an error)."""
         ...

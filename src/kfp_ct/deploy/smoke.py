@@ -6,8 +6,9 @@ import logging
 
 import numpy as np
 
-from kfp_ct.deploy.base import DeployError, SmokeTest
-from kfp_ct.serving.client import ServingError, infer_v2
+from kfp_ct.deploy.base import SmokeTest
+from kfp_ct.errors import DeployError, ServingError
+from kfp_ct.serving.client import infer_v2
 
 log = logging.getLogger(__name__)
 

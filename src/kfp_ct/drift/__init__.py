@@ -13,7 +13,6 @@ from kfp_ct.drift.policy import (
     GuardResult,
     build_training_set,
     check_guards,
-    fetch_model_versions,
 )
 from kfp_ct.drift.report import DriftReport, detect_drift
 
@@ -27,7 +26,6 @@ __all__ = [
     "build_training_set",
     "check_guards",
     "detect_drift",
-    "fetch_model_versions",
     "infer_kind",
     "render_evidently_html",
 ]

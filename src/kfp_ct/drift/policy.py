@@ -183,30 +183,3 @@ def check_guards(
         duplicate_of=duplicate,
         last_trained_at=_iso(last[0]) if last else None,
     )
-
-
-def fetch_model_versions(client: Any, model_name: str) -> list[dict[str, Any]]:
-    """Return every version of a registered model as guard records (empty if the model is new).
-
-    Args:
-        client: an ``mlflow.MlflowClient``.
-        model_name: registered model name.
-    """
-    # MLflow's filter grammar has no escape character: quote with the quote the name lacks.
-    quoted = f'"{model_name}"' if "'" in model_name else f"'{model_name}'"
-    records: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = client.search_model_versions(f"name={quoted}", page_token=token)
-        records.extend(
-            {
-                "version": str(mv.version),
-                "tags": dict(mv.tags or {}),
-                "creation_timestamp": mv.creation_timestamp,
-                "run_id": mv.run_id,
-            }
-            for mv in page
-        )
-        token = getattr(page, "token", None)
-        if not token:
-            return records

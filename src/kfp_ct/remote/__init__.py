@@ -5,16 +5,11 @@ versions ``<package version>-<hash8>``, validate six-field KFP cron, and turn ev
 into a one-line ``RemoteError`` saying what to fix.
 """
 
-from kfp_ct.remote.connection import ConnectionOptions, RemoteError, connect, probe
+from kfp_ct.errors import RemoteError, RunFailedError
+from kfp_ct.remote.connection import ConnectionOptions, connect, probe
 from kfp_ct.remote.cron import validate_cron
 from kfp_ct.remote.pipelines import UploadResult, compile_named, upload, version_name
-from kfp_ct.remote.runs import (
-    RunFailedError,
-    RunResult,
-    create_run,
-    ensure_experiment,
-    wait_for_run,
-)
+from kfp_ct.remote.runs import RunResult, create_run, ensure_experiment, wait_for_run
 from kfp_ct.remote.schedules import (
     Schedule,
     create_schedule,

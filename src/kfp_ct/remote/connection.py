@@ -11,16 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_ct.errors import KfpCtError
+from kfp_ct.errors import RemoteError
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENVS = ("KFP_CT_TOKEN", "KF_PIPELINES_TOKEN")
 HEALTHZ = "/apis/v2beta1/healthz"
-
-
-class RemoteError(KfpCtError):
-    """The KFP API cannot be reached, refuses us, or answers an error."""
 
 
 @dataclass(frozen=True)

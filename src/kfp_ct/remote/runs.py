@@ -8,17 +8,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kfp_ct.errors import KfpCtError
-from kfp_ct.remote.connection import RemoteError, calling
+from kfp_ct.errors import RemoteError, RunFailedError
+from kfp_ct.remote.connection import calling
 
 TERMINAL_STATES = ("SUCCEEDED", "SKIPPED", "FAILED", "CANCELED")
 OK_STATES = ("SUCCEEDED", "SKIPPED")
-
-
-class RunFailedError(KfpCtError):
-    """A followed run ended in a state other than SUCCEEDED/SKIPPED, or timed out."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)

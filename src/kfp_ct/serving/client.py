@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pandas as pd
 
+from kfp_ct.errors import ServingError
 from kfp_ct.serving.protocol import (
     PREDICT_OUTPUT,
     PROBA_OUTPUT,
@@ -18,10 +19,6 @@ from kfp_ct.serving.protocol import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class ServingError(RuntimeError):
-    """The server did not become ready or answered a request with an error."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A default scikit-learn `Pipeline` spends most of a single-row predict building and slicing a
 DataFrame inside `ColumnTransformer`; the estimator itself takes a fraction of it. For the exact
-shape `kfp_ct.estimators.build_pipeline` fits (median-impute + standard-scale the numbers,
+shape `kfp_ct.core.estimators.build_pipeline` fits (median-impute + standard-scale the numbers,
 constant-impute + one-hot the categories, dense output), `CompiledPipeline` applies the same
 fitted parameters with the same float64 operations, so its matrix is bit-identical to
 `ColumnTransformer.transform` and the estimator's answers are the same. Any other pipeline, or a

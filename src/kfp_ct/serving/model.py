@@ -18,36 +18,26 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from kfp_ct.errors import PayloadError
 from kfp_ct.serving.fastpath import CompiledPipeline, plain_columns
 from kfp_ct.serving.protocol import (
     PREDICT_OUTPUT,
     PROBA_OUTPUT,
     FeatureSpec,
-    PayloadError,
     v1_instances_to_frame,
     v2_inputs_to_frame,
 )
 
 log = logging.getLogger(__name__)
-NUMERIC_SIGNATURE_TYPES = {"double", "float", "long", "integer", "boolean"}
 MAX_ROWS = 10_000
 SINGLE_THREAD_ROWS = 1_000  # below this, OpenMP threads cost more than they save
 
 
 def read_features(model_dir: Path) -> list[FeatureSpec]:
     """Input columns from the MLflow model signature (name and numeric or not)."""
-    from mlflow.models import Model as MlflowModel
+    from kfp_ct.tracking.models import NUMERIC_SIGNATURE_TYPES, signature_columns
 
-    signature = MlflowModel.load(str(model_dir)).signature
-    if signature is None:
-        raise ValueError(f"{model_dir}: the MLflow model has no signature; log it with one")
-    return [
-        FeatureSpec(
-            col.name,
-            str(col.type.name if hasattr(col.type, "name") else col.type) in NUMERIC_SIGNATURE_TYPES,
-        )
-        for col in signature.inputs.inputs
-    ]
+    return [FeatureSpec(name, kind in NUMERIC_SIGNATURE_TYPES) for name, kind in signature_columns(model_dir)]
 
 
 def read_version(model_dir: Path) -> str | None:
@@ -92,9 +82,9 @@ class SklearnMlflowModel(Model):
 
     def load(self) -> bool:
         """Load the pipeline and its input schema from the model directory."""
-        import mlflow.sklearn
+        from kfp_ct.tracking.models import load_model
 
-        self.model = mlflow.sklearn.load_model(str(self.model_dir))
+        self.model = load_model(self.model_dir)
         self.features = read_features(self.model_dir)
         self.version = read_version(self.model_dir)
         classes = getattr(self.model, "classes_", None)

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kfp_ct.errors import PayloadError
+
 NUMERIC_DATATYPES = {
     "BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
     "FP16", "FP32", "FP64",
@@ -24,10 +26,6 @@ DATATYPES = NUMERIC_DATATYPES | {"BYTES"}
 MAX_ROWS = 10_000  # rows in one request; more is refused before any decoding work
 PREDICT_OUTPUT = "predict"
 PROBA_OUTPUT = "predict_proba"
-
-
-class PayloadError(ValueError):
-    """A request body does not match the model's input schema."""
 
 
 @dataclass(frozen=True)

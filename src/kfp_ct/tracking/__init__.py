@@ -1,0 +1,1 @@
+"""The only package that imports MLflow: runs, models, the registry and history."""
