@@ -37,12 +37,12 @@ def main() -> None:
     from kfp_ct.core.compare import ComparePolicy
     from kfp_ct.deploy.targets.local import LocalTarget
     from kfp_ct.steps.compare import CompareOutput, compare_step
+    from kfp_ct.steps.deploy import deploy_version, smoke_from_frame
     from kfp_ct.steps.evaluate import evaluate_step
     from kfp_ct.steps.register import register_step
     from kfp_ct.steps.train import train_step
     from kfp_ct.steps.validate import validate_step
     from kfp_ct.tracking.models import load_model
-    from kfp_ct.steps.deploy import deploy_version, smoke_from_frame
 
     lap("imports")
     work = Path(args.work)

@@ -78,7 +78,7 @@ def test_copied_paths_exist_and_pass_dockerignore():
 
     copies = [a for w, a in _instructions() if w == "COPY" and "--from" not in a]
     sources = [s for a in copies for s in shlex.split(a)[:-1]]
-    assert {"pyproject.toml", "constraints.txt", "src", "components", "pipelines"} <= set(sources)
+    assert {"pyproject.toml", "constraints.txt", "src"} <= set(sources)
     for source in sources:
         assert (ROOT / source).exists(), f"COPY {source}: missing in the repository"
         assert included(source), f"COPY {source}: excluded by .dockerignore"
