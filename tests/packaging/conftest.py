@@ -7,17 +7,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-# pytest runs with --import-mode=importlib: make the helper module beside this file importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import yaml
-from pkg_support import (
+
+from tests.packaging.pkg_support import (
     KUSTOMIZE_TARGETS,
     MANIFESTS,
     ROOT,

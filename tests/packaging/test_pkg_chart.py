@@ -8,7 +8,8 @@ import re
 import jsonschema
 import pytest
 import yaml
-from pkg_support import CHART, NAMESPACE, PROJECT_VERSION, RELEASE, ROOT, SCENARIOS, run
+
+from tests.packaging.pkg_support import CHART, NAMESPACE, PROJECT_VERSION, RELEASE, ROOT, SCENARIOS, run
 
 VALUES = CHART / "values.yaml"
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from mlflow.server.security_utils import is_allowed_host_header
-from pkg_support import find, pod_specs
+
+from tests.packaging.pkg_support import find, pod_specs
 
 SERVING_ARGS = [
     "-m",

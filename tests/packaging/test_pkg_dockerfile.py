@@ -6,7 +6,7 @@ import fnmatch
 import re
 import shlex
 
-from pkg_support import ROOT, find_tool, run
+from tests.packaging.pkg_support import ROOT, find_tool, run
 
 DOCKERFILE = ROOT / "Dockerfile"
 

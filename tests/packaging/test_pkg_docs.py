@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from pkg_support import ROOT
+
+from tests.packaging.pkg_support import ROOT
 
 DOCS = ["docs/cluster.md", "docs/gpu-node-pools.md"]
 

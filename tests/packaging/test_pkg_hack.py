@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 import yaml
-from pkg_support import HACK, ROOT, run
+
+from tests.packaging.pkg_support import HACK, ROOT, run
 
 SCRIPTS = sorted(p.name for p in HACK.glob("*.sh"))
 ENTRY_SCRIPTS = [s for s in SCRIPTS if s != "common.sh"]

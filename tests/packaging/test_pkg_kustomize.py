@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from pkg_support import MANIFESTS, OVERLAYS, PROJECT_VERSION, find
+
+from tests.packaging.pkg_support import MANIFESTS, OVERLAYS, PROJECT_VERSION, find
 
 BASE = MANIFESTS / "base"
 

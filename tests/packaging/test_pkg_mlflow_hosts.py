@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pkg_support import MANIFESTS, find
+
+from tests.packaging.pkg_support import MANIFESTS, find
 
 API = "/api/2.0/mlflow/experiments/search?max_results=1"
 

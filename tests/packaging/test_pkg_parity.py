@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pkg_support import find, is_hook
+
+from tests.packaging.pkg_support import find, is_hook
 
 # chart ci scenario -> kustomize target describing the same configuration.
 PAIRS = {

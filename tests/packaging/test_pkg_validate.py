@@ -10,7 +10,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from pkg_support import pod_specs
+
+from tests.packaging.pkg_support import pod_specs
 
 # Kubernetes version of the kind node image (hack/common.sh) and of the schemas we check against.
 K8S_VERSION = "1.36.0"

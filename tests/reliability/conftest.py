@@ -22,8 +22,7 @@ import pytest
 
 from kfp_ct.data.synth import SynthSpec, make_dataset
 from kfp_ct.serving.client import wait_ready
-
-from ..conftest import free_port
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG = Path(os.environ.get("KFP_CT_RELIABILITY_LOG", ROOT / "build" / "reliability" / "outcomes.jsonl"))

@@ -23,8 +23,8 @@ import pytest
 from kfp_ct import lineage
 from kfp_ct.errors import ServiceUnavailable
 from kfp_ct.tracking import registry, runs
+from tests.conftest import free_port
 
-from ..conftest import free_port
 from .conftest import one_line, save_model
 
 

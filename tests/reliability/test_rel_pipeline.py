@@ -19,8 +19,8 @@ import pytest
 
 from kfp_ct.data.io import write_table
 from kfp_ct.data.synth import SynthSpec, make_dataset
+from tests.conftest import free_port
 
-from ..conftest import free_port
 from .conftest import one_line
 
 pytestmark = pytest.mark.slow

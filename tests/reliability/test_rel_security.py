@@ -8,16 +8,12 @@ in compiled pipelines, and that only allow-listed, hash-verified models are ever
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from kfp_ct.errors import KfpCtError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
-from pkg_support import (
+from tests.packaging.pkg_support import (
     KUSTOMIZE_TARGETS,
     MANIFESTS,
     SCENARIOS,

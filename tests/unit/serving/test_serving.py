@@ -14,8 +14,7 @@ from kfp_ct.core.train import train_model
 from kfp_ct.data.synth import SynthSpec, make_dataset
 from kfp_ct.serving.client import infer_v1, infer_v2, wait_ready
 from kfp_ct.serving.protocol import frame_to_v2_request
-
-from ..conftest import free_port
+from tests.conftest import free_port
 
 
 def save_model(path, task="binary", numeric_only=False):

@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # benchmarks/ is a top-level folder, not an installed package
-    sys.path.insert(0, str(ROOT))
+from benchmarks.pipeline_bench import step_times
+from benchmarks.report import render
 
-from benchmarks.pipeline_bench import step_times  # noqa: E402
-from benchmarks.report import render  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_step_times_parse_kfp_local_log() -> None:
