@@ -98,3 +98,21 @@ app.kubernetes.io/component: tracking
 {{- define "kfp-ct.mlflow.backendSecretName" -}}
 {{- default (printf "%s-backend" .Values.mlflow.name) .Values.mlflow.backendStore.postgresql.existingSecret }}
 {{- end }}
+
+{{/* Mounts of the writable scratch emptyDirs (the root filesystem is read-only). */}}
+{{- define "kfp-ct.scratchMounts" -}}
+- name: scratch-tmp
+  mountPath: /tmp
+- name: scratch-home
+  mountPath: /home/kfpct
+{{- end }}
+
+{{/* The scratch emptyDirs every pod declares, for kfp-ct.scratchMounts. */}}
+{{- define "kfp-ct.scratchVolumes" -}}
+- name: scratch-tmp
+  emptyDir:
+    sizeLimit: {{ .Values.scratch.tmpSizeLimit }}
+- name: scratch-home
+  emptyDir:
+    sizeLimit: {{ .Values.scratch.homeSizeLimit }}
+{{- end }}
