@@ -25,26 +25,16 @@ from benchmarks.pipeline_bench import free_port
 
 def train_champion(model_dir: Path, rows: int = 5000) -> None:
     """Train the default pipeline on the default synthetic data and save it as an MLflow model."""
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
-    from kfp_ct.core.estimators import DEFAULT_ESTIMATOR, SKOPS_TRUSTED_TYPES
+    from kfp_ct.core.estimators import DEFAULT_ESTIMATOR
     from kfp_ct.core.schema import infer_schema
     from kfp_ct.core.train import train_model
     from kfp_ct.data.synth import SynthSpec, make_dataset
-    from kfp_ct.tracking import runs
+    from kfp_ct.tracking import models
 
     frame = make_dataset(SynthSpec(rows=rows))
     result = train_model(frame, infer_schema(frame, "label", "binary"), DEFAULT_ESTIMATOR, {}, 42)
     x = frame[result.features]
-    mlflow.sklearn.save_model(
-        result.model,
-        str(model_dir),
-        signature=infer_signature(x, result.model.predict(x)),
-        pip_requirements=runs.pip_requirements(),
-        serialization_format="skops",
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
-    )
+    models.save_model(result.model, model_dir, x, result.model.predict(x))
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
