@@ -7,7 +7,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= ghcr.io/kfp-ct/kfp-ct:$(VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-fast lint format compile bench image tools clean
+.PHONY: setup run test test-fast lint format compile golden bench bench-gpu image tools clean
 
 setup: $(STAMP) ## Create .venv and install kfp-ct with pinned dependencies
 
@@ -40,8 +40,14 @@ format: setup
 compile: setup ## Compile every pipeline to build/pipelines/*.yaml
 	$(BIN)/kfp-ct compile --out build/pipelines
 
+golden: setup ## Regenerate the golden YAML in pipelines/ and components/ (tests compare against it)
+	$(BIN)/python hack/compile_golden.py
+
 bench: setup ## Run the benchmarks; writes benchmarks/RESULTS.md and benchmarks/results.json
 	$(BIN)/python -m benchmarks.run
+
+bench-gpu: setup ## XGBoost CPU vs GPU at 1M and 10M rows; writes the ratio to benchmarks/RESULTS.md (no GPU: says so, exits 0)
+	$(BIN)/python -m benchmarks.gpu_train
 
 image: ## Build the project image (needs a Docker engine)
 	docker build -t $(IMAGE) .

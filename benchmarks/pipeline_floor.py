@@ -1,4 +1,4 @@
-"""The in-process floor: the six step functions of `continuous-training` called in one process.
+"""The in-process floor: the six steps of `continuous-training`, each step's `run` in one process.
 
 Run as `python -m benchmarks.pipeline_floor --data CSV` with `KFP_CT_HOME` and `KFP_CT_PORT` set;
 does exactly the work of a first `kfp-ct run` (first model, local deploy) and prints one JSON
@@ -31,48 +31,65 @@ def main() -> None:
         steps[name] = now - mark
         mark = now
 
-    import pandas as pd
-
-    from kfp_ct import lineage, settings
-    from kfp_ct.core.compare import ComparePolicy
+    from kfp_ct import settings
     from kfp_ct.deploy.targets.local import LocalTarget
-    from kfp_ct.steps.compare import CompareOutput, compare_step
-    from kfp_ct.steps.deploy import deploy_version, smoke_from_frame
-    from kfp_ct.steps.evaluate import evaluate_step
-    from kfp_ct.steps.register import register_step
-    from kfp_ct.steps.train import train_step
-    from kfp_ct.steps.validate import validate_step
-    from kfp_ct.tracking.models import load_model
+    from kfp_ct.steps import compare, deploy, evaluate, register, train, validate
 
     lap("imports")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     name, run_id = settings.DEFAULT_MODEL_NAME, "floor-run"
-    paths = {k: work / k for k in ("train", "test", "schema", "report", "model", "decision")}
-    v = validate_step(
-        args.data, "label", "auto", "", name, "{}", 0.2, 42,
-        paths["train"], paths["test"], paths["schema"], paths["report"],
-    )  # fmt: skip
+    paths = {k: work / k for k in ("train", "test", "schema", "report", "model", "decision", "compare")}
+    v = validate.run(
+        validate.ValidateParams(data_uri=args.data, model_name=name),
+        validate.ValidatePaths(
+            train_set=paths["train"], test_set=paths["test"], schema=paths["schema"], report=paths["report"]
+        ),
+    )
     lap("validate")
-    tags = {lineage.PIPELINE_RUN_ID: run_id, lineage.DATA_HASH: v.data_hash, lineage.DATA_URI: args.data}
-    t = train_step(paths["train"], paths["schema"], "hist_gradient_boosting", "{}", 42, paths["model"], tags)
+    lineage = {"pipeline_run_id": run_id, "data_hash": v.data_hash, "data_uri": args.data}
+    t = train.run(
+        train.TrainParams(estimator="hist_gradient_boosting", seed=42, **lineage),
+        train.TrainPaths(train_set=paths["train"], schema=paths["schema"], model=paths["model"]),
+    )
     lap("train")
-    e = evaluate_step(paths["model"], paths["test"], paths["schema"], t.run_id)
+    e = evaluate.run(
+        evaluate.EvaluateParams(run_id=t.run_id),
+        evaluate.EvaluatePaths(
+            model=paths["model"],
+            test_set=paths["test"],
+            schema=paths["schema"],
+            report=work / "evaluation.md",
+        ),
+    )
     lap("evaluate")
-    c = compare_step(paths["model"], paths["test"], paths["schema"], name, ComparePolicy())
-    paths["decision"].write_text(c.to_json())
+    c = compare.run(
+        compare.CompareParams(model_name=name),
+        compare.ComparePaths(
+            model=paths["model"],
+            test_set=paths["test"],
+            schema=paths["schema"],
+            decision_record=paths["decision"],
+            report=paths["compare"],
+        ),
+    )
     lap("compare")
-    r = register_step(name, t.model_uri, t.run_id, paths["decision"], json.dumps(e.metrics), tags)
+    r = register.run(
+        register.RegisterParams(
+            model_name=name, model_uri=t.model_uri, run_id=t.run_id, metrics=e.metrics, **lineage
+        ),
+        register.RegisterPaths(decision_record=paths["decision"]),
+    )
     lap("register")
-    offline = load_model(paths["model"])
-    smoke = smoke_from_frame(offline, pd.read_parquet(paths["test"]), list(offline.feature_names_in_))
-    target = LocalTarget() if args.deploy == "local" else None
-    out = deploy_version(
-        target, name, r.version, smoke, CompareOutput.read_champion(paths["decision"]), 300.0
+    out = deploy.run(
+        deploy.DeployParams(
+            model_name=name, model_version=r.model_version, target=args.deploy, readiness_timeout_s=300.0
+        ),
+        deploy.DeployPaths(model=paths["model"], test_set=paths["test"], decision_record=paths["decision"]),
     )
     lap("deploy")
-    if target is not None:
-        target.stop()
+    if args.deploy == "local":
+        LocalTarget().stop()
     lap("stop_server")  # not part of the run: `kfp-ct run` leaves its server up
     total = sum(v for k, v in steps.items() if k != "stop_server")
     print(

@@ -12,27 +12,31 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import pipeline_bench, serving_bench
+from benchmarks import calibration, pipeline_bench, serving_bench
 from benchmarks.common import machine, run_child, summary
-from benchmarks.report import render
+from benchmarks.report import SERVING_HEADING, _calibration, _serving, render, splice
 
 HERE = Path(__file__).resolve().parent
-NAMES = ("pipeline", "drift", "serving", "training")
+NAMES = ("pipeline", "drift", "serving", "training", "calibration")
+TRAIN_ESTIMATORS = ("hist_gradient_boosting", "xgboost", "lightgbm")
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "pipeline": {"rows": 5000, "repeats": 3, "with_kfp": True, "deploy": "local"},
         "drift": {"rows": (10_000, 100_000, 1_000_000), "paths": ("fast", "scipy", "evidently"),
                   "repeats": {10_000: 5, 100_000: 5, 1_000_000: 3}},
-        "serving": {"n_latency": 500, "n_load": 2000, "rounds": 3, "connections": 8, "workers": (1,),
-                    "train_rows": 5000},
-        "training": {"rows": (10_000, 100_000, 1_000_000), "repeats": {10_000: 5, 100_000: 3, 1_000_000: 3}},
+        "serving": {"n_latency": 500, "n_load": 2000, "rounds": 3, "connections": 8, "workers": (1, 2),
+                    "train_rows": 5000, "floors": ("starlette", "kserve"), "redeploy_rows": 2000},
+        "training": {"rows": (10_000, 100_000, 1_000_000), "repeats": {10_000: 5, 100_000: 3, 1_000_000: 3},
+                     "estimators": TRAIN_ESTIMATORS},
+        "calibration": calibration.SIZES["full"],
     },
     "tiny": {
         "pipeline": {"rows": 300, "repeats": 1, "with_kfp": False, "deploy": "none"},
         "drift": {"rows": (2_000,), "paths": ("fast", "scipy"), "repeats": {2_000: 2}},
         "serving": {"n_latency": 20, "n_load": 40, "rounds": 1, "connections": 2, "workers": (1,),
-                    "train_rows": 500},
-        "training": {"rows": (2_000,), "repeats": {2_000: 1}},
+                    "train_rows": 500, "floors": (), "redeploy_rows": None, "cap_s": 2.0},
+        "training": {"rows": (2_000,), "repeats": {2_000: 1}, "estimators": TRAIN_ESTIMATORS},
+        "calibration": calibration.SIZES["ci"],
     },
 }  # fmt: skip
 
@@ -54,15 +58,18 @@ def run_drift(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_training(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Each size in its own process (peak RSS is that process's high-water mark)."""
+    """Each (rows, estimator) in its own process (peak RSS is that process's high-water mark)."""
     out: dict[str, Any] = {}
     for rows in cfg["rows"]:
-        r = run_child(
-            ["benchmarks.train_bench", "--rows", str(rows), "--repeats", str(cfg["repeats"][rows])], 900
-        )
-        r.pop("stderr_tail", None)
-        r["time_s"] = summary(r.pop("times_s"))
-        out[str(rows)] = r
+        for estimator in cfg["estimators"]:
+            r = run_child(
+                ["benchmarks.train_bench", "--rows", str(rows), "--repeats", str(cfg["repeats"][rows]),
+                 "--estimator", estimator],
+                900,
+            )  # fmt: skip
+            r.pop("stderr_tail", None)
+            r["time_s"] = summary(r.pop("times_s"))
+            out[f"{rows}/{estimator}"] = r
     return out
 
 
@@ -72,9 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=tuple(SIZES), default="full")
     parser.add_argument("--only", action="append", choices=NAMES, help="run only these (repeatable)")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for RESULTS.md and results.json")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other benchmarks' figures from results.json in --out"
+    )
     args = parser.parse_args(argv)
     cfg = SIZES[args.size]
     results: dict[str, Any] = {"size": args.size, "machine": machine()}
+    previous = args.out / "results.json"
+    if args.merge and previous.exists():  # the selected benchmarks replace theirs, the rest stays
+        results = json.loads(previous.read_text())
     started = time.perf_counter()
     for name in args.only or NAMES:
         print(f"benchmark {name} ({args.size}) ...", flush=True)
@@ -85,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = run_drift(cfg[name])
         elif name == "serving":
             results[name] = serving_bench.bench(**cfg[name])
+        elif name == "calibration":
+            results[name] = {**calibration.bench(**cfg[name]), "size": args.size, "machine": machine()}
         else:
             results[name] = run_training(cfg[name])
         results[name]["loadavg_after"] = list(os.getloadavg())
@@ -92,10 +107,22 @@ def main(argv: list[str] | None = None) -> int:
         partial = args.out / "results.partial.json"  # a later failure keeps what was measured
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    results["machine"]["loadavg_end"] = list(os.getloadavg())
-    results["total_s"] = time.perf_counter() - started
+    gpu_file = args.out / "gpu_results.json"  # from `make bench-gpu` on a GPU machine, if any
+    if gpu_file.is_file():
+        results["gpu"] = json.loads(gpu_file.read_text())
+    if not args.merge:
+        results["machine"]["loadavg_end"] = list(os.getloadavg())
+        results["total_s"] = time.perf_counter() - started
     (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (args.out / "RESULTS.md").write_text(render(results))
+    markdown = args.out / "RESULTS.md"
+    if (
+        args.merge and markdown.exists() and args.only == ["calibration"]
+    ):  # keep the other sections as measured
+        markdown.write_text(splice(markdown.read_text(), _calibration(results["calibration"])))
+    elif args.merge and markdown.exists() and args.only == ["serving"]:
+        markdown.write_text(splice(markdown.read_text(), _serving(results["serving"]), SERVING_HEADING))
+    else:
+        markdown.write_text(render(results))
     (args.out / "results.partial.json").unlink(missing_ok=True)
     print(f"wrote {args.out / 'RESULTS.md'} and results.json in {results['total_s']:.0f} s")
     return 0

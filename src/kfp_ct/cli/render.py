@@ -29,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--canary-name", default="canary", help="Standard-mode canary predictor name")
     p.add_argument("--namespace", default="kfp-ct", help="serving namespace")
     p.add_argument("--service-account", default="kfp-ct-storage", help="ServiceAccount with the S3 secret")
+    p.add_argument(
+        "--estimator",
+        help="the model's estimator (e.g. xgboost): on a GPU profile, GPUs are requested only when "
+        "the runtime can use them for it",
+    )
     p.set_defaults(handler=_render_isvc)
 
 
@@ -43,7 +48,10 @@ def render_isvc_yaml(args: argparse.Namespace) -> str:
 
     profile = load_profile(args.profile, gpu_limits=False if args.no_gpu_limits else None)
     isvc.check_mode(args.mode)
-    new = isvc.predictor_spec(check_pullable(args.storage_uri), args.runtime, profile, args.service_account)
+    estimator = getattr(args, "estimator", None)
+    new = isvc.predictor_spec(
+        check_pullable(args.storage_uri), args.runtime, profile, args.service_account, estimator=estimator
+    )
     percent = args.canary_percent
     if percent is None or percent >= 100:
         obj = isvc.build_inferenceservice(args.name, args.namespace, new, args.mode)
@@ -57,8 +65,9 @@ def render_isvc_yaml(args: argparse.Namespace) -> str:
                 "--stable-storage-uri with the storage URI of the model serving now"
             )
         stable = isvc.predictor_spec(
-            check_pullable(args.stable_storage_uri), args.runtime, profile, args.service_account
-        )
+            check_pullable(args.stable_storage_uri), args.runtime, profile, args.service_account,
+            estimator=estimator,
+        )  # fmt: skip
         base = isvc.build_inferenceservice(args.name, args.namespace, stable, args.mode)
         obj = isvc.with_canary(base, new, percent, args.canary_name)
     return yaml.safe_dump(obj, sort_keys=False)

@@ -3,6 +3,12 @@
 Pure functions: nothing here talks to a cluster. `rollout` applies what these return, and
 `kfp-ct render inferenceservice` prints it for GitOps users.
 
+GPU profiles: a predictor asks for the profile's GPUs only when its runtime can use one for the
+model's estimator (`Runtime.gpu_estimators`; none of the runtimes below can: kfp-ct scores XGBoost
+on the CPU). Otherwise it keeps the profile's node selector and tolerations, requests no device,
+and says why in the predictor annotation `kfp-ct.io/gpu`. A model whose estimator is not known
+keeps the profile's request as it is.
+
 Canary, by mode (KServe v0.20):
   Knative   `spec.predictor.canaryTrafficPercent: P` with the new model in `spec.predictor`;
             KServe splits traffic with the last rolled-out revision. Promote: drop the field.
@@ -14,8 +20,9 @@ Canary, by mode (KServe v0.20):
 from __future__ import annotations
 
 import copy
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kfp_ct import lineage
@@ -26,6 +33,8 @@ from kfp_ct.cluster.profiles import (
     predictor_fields,
 )
 from kfp_ct.errors import ClusterError
+
+log = logging.getLogger(__name__)
 
 API_VERSION = "serving.kserve.io/v1beta1"
 KIND = "InferenceService"
@@ -39,6 +48,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "kfp-ct"}
 _DNS_MAX = 63
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+GPU_ANNOTATION = lineage.K8S_PREFIX + "gpu"  # on spec.predictor: why no GPU was requested
 
 
 @dataclass(frozen=True)
@@ -50,20 +60,26 @@ class Runtime:
     format_version: str
     protocol: str
     note: str
+    gpu_estimators: frozenset[str] = frozenset()  # estimators it predicts with on a GPU
+    gpu_note: str = "it predicts on the CPU"  # why not, for the others
 
 
 RUNTIMES: dict[str, Runtime] = {
     "kfp-ct": Runtime(
         "kfp-ct", "mlflow", "3", "v2",
         "the project's own runtime: same image and server code as deploy target 'local'",
+        gpu_note="it predicts on the CPU (XGBoost models are saved with device=cpu; small requests "
+        "are faster there)",
     ),
     "kserve-mlserver": Runtime(
         "kserve-mlserver", "mlflow", "2", "v2",
         "MLServer 1.5 mlflow runtime (v2 only); loading MLflow 3 models is unverified",
+        gpu_note="its mlflow runtime predicts on the CPU",
     ),
     "kserve-sklearnserver": Runtime(
         "kserve-sklearnserver", "sklearn", "1", "v2",
         "loads one model.joblib (scikit-learn ~1.5): kfp-ct writes it to a separate prefix",
+        gpu_note="scikit-learn predicts on the CPU",
     ),
 }  # fmt: skip
 
@@ -121,9 +137,32 @@ def lineage_metadata(values: dict[str, str]) -> tuple[dict[str, str], dict[str, 
     return labels, annotations
 
 
-def model_spec(storage_uri: str, runtime: str, profile: HardwareProfile) -> dict[str, Any]:
+def serving_gpus(profile: HardwareProfile, runtime: str, estimator: str | None) -> tuple[bool, str]:
+    """Whether a predictor asks for the profile's GPUs, and why not when it does not.
+
+    Args:
+        profile: The serving hardware profile.
+        runtime: The ServingRuntime name.
+        estimator: The model's estimator (`kfp_ct.core.estimators` name); None when unknown.
+    """
+    if not profile.requests_gpus:
+        return False, ""
+    rt = get_runtime(runtime)
+    if estimator is None or estimator in rt.gpu_estimators:
+        return True, ""
+    return False, (
+        f"no {profile.accelerator} requested: runtime '{rt.name}' cannot use a GPU for "
+        f"estimator '{estimator}': {rt.gpu_note}; the predictor still runs on the '{profile.name}' pool"
+    )
+
+
+def model_spec(
+    storage_uri: str, runtime: str, profile: HardwareProfile, estimator: str | None = None
+) -> dict[str, Any]:
     """`predictor.model`: format, runtime, protocol, storage URI and the profile's resources."""
     rt = get_runtime(runtime)
+    if not serving_gpus(profile, runtime, estimator)[0]:
+        profile = replace(profile, gpu_limits=False)
     model: dict[str, Any] = {
         "modelFormat": {"name": rt.model_format, "version": rt.format_version},
         "runtime": rt.name,
@@ -142,8 +181,18 @@ def predictor_spec(
     profile: HardwareProfile | None = None,
     service_account: str = DEFAULT_SERVICE_ACCOUNT,
     name: str | None = None,
+    estimator: str | None = None,
 ) -> dict[str, Any]:
-    """A `spec.predictor` (or canary predictor) for one model version."""
+    """A `spec.predictor` (or canary predictor) for one model version.
+
+    Args:
+        storage_uri: Where KServe pulls the model from.
+        runtime: A `RUNTIMES` name.
+        profile: Hardware profile (default `cpu`).
+        service_account: ServiceAccount with the storage secret.
+        name: Standard-mode canary predictor name.
+        estimator: The model's estimator, when known: decides whether GPUs are requested.
+    """
     profile = profile or BUILTIN_PROFILES["cpu"]
     predictor: dict[str, Any] = {}
     if name:
@@ -151,7 +200,11 @@ def predictor_spec(
     if service_account:
         predictor["serviceAccountName"] = service_account
     predictor.update(predictor_fields(profile))
-    predictor["model"] = model_spec(storage_uri, runtime, profile)
+    _, why_not = serving_gpus(profile, runtime, estimator)
+    if why_not:
+        log.warning("%s", why_not)
+        predictor["annotations"] = {GPU_ANNOTATION: why_not}
+    predictor["model"] = model_spec(storage_uri, runtime, profile, estimator)
     return predictor
 
 

@@ -10,7 +10,8 @@ from kfp_ct.components.deploy import deploy
 from kfp_ct.components.drift_check import drift_check
 from kfp_ct.components.evaluate import evaluate
 from kfp_ct.components.register import register
+from kfp_ct.components.report import report
 from kfp_ct.components.train import train
 from kfp_ct.components.validate import validate
 
-__all__ = ["compare", "deploy", "drift_check", "evaluate", "register", "train", "validate"]
+__all__ = ["compare", "deploy", "drift_check", "evaluate", "register", "report", "train", "validate"]

@@ -35,23 +35,27 @@ def compare(
     """
     from pathlib import Path
 
-    from kfp_ct.core.compare import ComparePolicy
     from kfp_ct.logs import step_context
-    from kfp_ct.steps.compare import compare_step
+    from kfp_ct.steps.compare import CompareParams, ComparePaths, run
 
     with step_context("compare"):
-        policy = ComparePolicy(
+        params = CompareParams.from_kfp(
+            model_name=model_name,
             primary_metric=primary_metric,
             min_improvement=min_improvement,
-            guardrails=ComparePolicy.parse_guardrails(guardrails),
+            guardrails=guardrails,
             require_significance=require_significance,
             alpha=alpha,
             n_bootstrap=n_bootstrap,
         )
-        out = compare_step(Path(model.path), Path(test_set.path), Path(schema.path), model_name, policy)
-        d = out.decision
-        Path(report.path).write_text(d.to_markdown())
-        Path(decision_record.path).write_text(out.to_json())
+        paths = ComparePaths(
+            model=Path(model.path),
+            test_set=Path(test_set.path),
+            schema=Path(schema.path),
+            decision_record=Path(decision_record.path),
+            report=Path(report.path),
+        )
+        d = run(params, paths).decision
         for key, value in d.challenger.items():
             metrics.log_metric(f"challenger_{key}", value)
         for key, value in (d.champion or {}).items():

@@ -29,26 +29,24 @@ def deploy(
         readiness_timeout_s: How long to wait for the server to become ready.
         kserve_options: JSON options of the kserve target (namespace, mode, runtime, canary...).
     """
-    import json
     from collections import namedtuple
     from pathlib import Path
 
-    import pandas as pd
-
-    from kfp_ct.deploy.targets import make_target
     from kfp_ct.logs import step_context
-    from kfp_ct.steps.compare import CompareOutput
-    from kfp_ct.steps.deploy import deploy_version, smoke_from_frame
-    from kfp_ct.tracking.models import load_model
+    from kfp_ct.steps.deploy import DeployParams, DeployPaths, run
 
     with step_context("deploy"):
-        options = json.loads(kserve_options or "{}") if target == "kserve" else {}
-        offline = load_model(Path(model.path))
-        features = list(offline.feature_names_in_)
-        held_out = pd.read_parquet(test_set.path)
-        smoke = smoke_from_frame(offline, held_out, features) if target != "none" else None
-        out = deploy_version(
-            make_target(target, **options), model_name, model_version, smoke,
-            CompareOutput.read_champion(Path(decision_record.path)), readiness_timeout_s,
-        )  # fmt: skip
+        params = DeployParams.from_kfp(
+            model_name=model_name,
+            model_version=model_version,
+            target=target,
+            readiness_timeout_s=readiness_timeout_s,
+            kserve_options=kserve_options,
+        )
+        paths = DeployPaths(
+            model=Path(model.path),
+            test_set=Path(test_set.path),
+            decision_record=Path(decision_record.path),
+        )
+        out = run(params, paths)
     return namedtuple("DeployOutputs", ["endpoint", "champion_version"])(out.endpoint, out.champion_version)

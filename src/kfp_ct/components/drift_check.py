@@ -51,14 +51,29 @@ def drift_check(
     from pathlib import Path
 
     from kfp_ct.logs import step_context
-    from kfp_ct.steps.drift_check import drift_step
+    from kfp_ct.steps.drift_check import DriftCheckParams, DriftCheckPaths, run
 
     with step_context("drift_check"):
-        out = drift_step(
-            window_uri, reference_uri, label, model_name, drift_config, training_policy,
-            max_training_rows, cooldown_hours, primary_metric, test_size, seed, pipeline_run_id,
-            Path(training_set.path), Path(drift_report.path), Path(report.path),
-        )  # fmt: skip
+        params = DriftCheckParams.from_kfp(
+            window_uri=window_uri,
+            reference_uri=reference_uri,
+            label=label,
+            model_name=model_name,
+            drift_config=drift_config,
+            training_policy=training_policy,
+            max_training_rows=max_training_rows,
+            cooldown_hours=cooldown_hours,
+            primary_metric=primary_metric,
+            test_size=test_size,
+            seed=seed,
+            pipeline_run_id=pipeline_run_id,
+        )
+        paths = DriftCheckPaths(
+            training_set=Path(training_set.path),
+            drift_report=Path(drift_report.path),
+            report=Path(report.path),
+        )
+        out = run(params, paths)
         metrics.log_metric("drift_share", out.summary["share"])
         metrics.log_metric("drifted_features", len(out.summary["drifted_features"]))
         metrics.log_metric("training_rows", out.training_rows)

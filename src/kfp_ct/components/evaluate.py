@@ -26,8 +26,9 @@ def evaluate(
     metrics: Output[Metrics],
     classification_metrics: Output[ClassificationMetrics],
     report: Output[Markdown],
+    evaluation: Output[Artifact],
 ) -> NamedTuple("EvaluateOutputs", [("metrics_json", str)]):
-    """Evaluate the trained model on the held-out split; log to MLflow too.
+    """Evaluate the trained model on the held-out split (metrics, intervals, plots); log to MLflow too.
 
     Args:
         run_id: MLflow run of the training step, which receives the metrics.
@@ -37,17 +38,24 @@ def evaluate(
     from pathlib import Path
 
     from kfp_ct.logs import step_context
-    from kfp_ct.steps.evaluate import evaluate_step
+    from kfp_ct.steps.evaluate import EvaluateParams, EvaluatePaths, run
 
     with step_context("evaluate"):
-        ev = evaluate_step(Path(model.path), Path(test_set.path), Path(schema.path), run_id)
-        for key, value in ev.metrics.items():
+        paths = EvaluatePaths(
+            model=Path(model.path),
+            test_set=Path(test_set.path),
+            schema=Path(schema.path),
+            report=Path(report.path),
+            evaluation=Path(evaluation.path),
+        )
+        out = run(EvaluateParams(run_id=run_id), paths)
+        for key, value in out.metrics.items():
             metrics.log_metric(key, value)
-        for key, value in ev.latency_ms.items():
+        for key, value in out.latency_ms.items():
             metrics.log_metric(f"latency_{key}_ms", value)
-        if ev.confusion is not None:
-            classification_metrics.log_confusion_matrix(ev.classes, ev.confusion)
-        if ev.roc is not None:
-            classification_metrics.log_roc_curve(ev.roc["fpr"], ev.roc["tpr"], ev.roc["thresholds"])
-        Path(report.path).write_text(ev.to_markdown())
-    return namedtuple("EvaluateOutputs", ["metrics_json"])(json.dumps(ev.metrics))
+        if out.confusion is not None:
+            classification_metrics.log_confusion_matrix(out.classes, out.confusion)
+        if out.roc is not None:
+            classification_metrics.log_roc_curve(out.roc["fpr"], out.roc["tpr"], out.roc["thresholds"])
+        evaluation.metadata.update({"format": "json", "plots": sorted(out.images)})
+    return namedtuple("EvaluateOutputs", ["metrics_json"])(json.dumps(out.metrics))

@@ -19,8 +19,9 @@ def register(
     data_hash: str,
     data_uri: str,
     extra_tags: str,
+    intended_use: str = "",
 ) -> NamedTuple("RegisterOutputs", [("model_version", str)]):
-    """Register the trained model in MLflow and point `challenger` at it.
+    """Register the trained model in MLflow, point `challenger` at it and write its model card.
 
     Args:
         model_name: Registered model name.
@@ -32,21 +33,25 @@ def register(
         data_hash: Lineage: content hash of the input data.
         data_uri: Lineage: where the data came from.
         extra_tags: JSON object of further version tags (e.g. the retraining window's hash).
+        intended_use: What the model is for and who uses it (the model card's intended use).
     """
     from collections import namedtuple
     from pathlib import Path
 
-    from kfp_ct import lineage
     from kfp_ct.logs import step_context
-    from kfp_ct.steps.register import register_step
+    from kfp_ct.steps.register import RegisterParams, RegisterPaths, run
 
     with step_context("register"):
-        tags = {
-            lineage.PIPELINE_RUN_ID: pipeline_run_id,
-            lineage.DATA_HASH: data_hash,
-            lineage.DATA_URI: data_uri,
-        }
-        ref = register_step(
-            model_name, model_uri, run_id, Path(decision_record.path), metrics_json, tags, extra_tags
+        params = RegisterParams.from_kfp(
+            model_name=model_name,
+            model_uri=model_uri,
+            run_id=run_id,
+            metrics_json=metrics_json,
+            pipeline_run_id=pipeline_run_id,
+            data_hash=data_hash,
+            data_uri=data_uri,
+            extra_tags=extra_tags,
+            intended_use=intended_use,
         )
-    return namedtuple("RegisterOutputs", ["model_version"])(ref.version)
+        out = run(params, RegisterPaths(decision_record=Path(decision_record.path)))
+    return namedtuple("RegisterOutputs", ["model_version"])(out.model_version)

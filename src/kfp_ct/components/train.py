@@ -20,12 +20,16 @@ def train(
     data_uri: str,
     model: Output[Model],
     metrics: Output[Metrics],
+    search: str = "{}",
+    device: str = "auto",
 ) -> NamedTuple("TrainOutputs", [("run_id", str), ("model_uri", str)]):
     """Train a scikit-learn pipeline and log params, metrics and the model to MLflow.
 
     Args:
         estimator: Estimator name (see kfp_ct.core.estimators.ESTIMATORS).
         hyperparameters: JSON object of estimator hyperparameters.
+        search: JSON hyperparameter search (n_trials, timeout_s, space); {} for none.
+        device: auto, cpu or cuda.
         seed: Random seed.
         pipeline_run_id: Lineage: the pipeline run.
         data_hash: Lineage: content hash of the input data.
@@ -34,25 +38,22 @@ def train(
     from collections import namedtuple
     from pathlib import Path
 
-    from kfp_ct import lineage
     from kfp_ct.logs import step_context
-    from kfp_ct.steps.train import train_step
+    from kfp_ct.steps.train import TrainParams, TrainPaths, run
 
     with step_context("train"):
-        tags = {
-            lineage.PIPELINE_RUN_ID: pipeline_run_id,
-            lineage.DATA_HASH: data_hash,
-            lineage.DATA_URI: data_uri,
-        }
-        out = train_step(
-            Path(train_set.path),
-            Path(schema.path),
-            estimator,
-            hyperparameters,
-            seed,
-            Path(model.path),
-            tags,
+        params = TrainParams.from_kfp(
+            estimator=estimator,
+            hyperparameters=hyperparameters,
+            search=search,
+            device=device,
+            seed=seed,
+            pipeline_run_id=pipeline_run_id,
+            data_hash=data_hash,
+            data_uri=data_uri,
         )
+        paths = TrainPaths(train_set=Path(train_set.path), schema=Path(schema.path), model=Path(model.path))
+        out = run(params, paths)
         for key, value in out.train_metrics.items():
             metrics.log_metric(key, value)
         model.metadata.update(

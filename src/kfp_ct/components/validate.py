@@ -23,6 +23,8 @@ def validate(
     schema: Output[Artifact],
     report: Output[Markdown],
     metrics: Output[Metrics],
+    validation: Output[Artifact],
+    pandera_schema: Output[Artifact],
 ) -> NamedTuple("ValidateOutputs", [("task", str), ("data_hash", str), ("rows", int)]):
     """Validate a CSV/Parquet dataset and split it into train and test.
 
@@ -30,7 +32,7 @@ def validate(
         data_uri: Path or URI of the CSV/Parquet data.
         label: Name of the target column.
         task: binary, multiclass, regression or auto.
-        schema_uri: Schema JSON to check against; empty uses the champion's or infers one.
+        schema_uri: Schema (kfp-ct JSON or pandera YAML/JSON); empty: the champion's or one inferred.
         model_name: Registered model whose champion provides the reference schema.
         validation_config: JSON thresholds and rule severities (see kfp_ct.core.validate).
         test_size: Share of rows held out for evaluation and comparison.
@@ -40,18 +42,34 @@ def validate(
     from pathlib import Path
 
     from kfp_ct.logs import step_context
-    from kfp_ct.steps.validate import validate_step
+    from kfp_ct.steps.validate import ValidateParams, ValidatePaths, run
 
     with step_context("validate"):
-        out = validate_step(
-            data_uri, label, task, schema_uri, model_name, validation_config, test_size, seed,
-            Path(train_set.path), Path(test_set.path), Path(schema.path), Path(report.path),
-        )  # fmt: skip
+        params = ValidateParams.from_kfp(
+            data_uri=data_uri,
+            label=label,
+            task=task,
+            schema_uri=schema_uri,
+            model_name=model_name,
+            validation_config=validation_config,
+            test_size=test_size,
+            seed=seed,
+        )
+        paths = ValidatePaths(
+            train_set=Path(train_set.path),
+            test_set=Path(test_set.path),
+            schema=Path(schema.path),
+            report=Path(report.path),
+            validation=Path(validation.path),
+            pandera_schema=Path(pandera_schema.path),
+        )
+        out = run(params, paths)
         for key, value in out.result.stats.items():
             metrics.log_metric(key, value)
         metrics.log_metric("warnings", len(out.result.warnings))
         train_set.metadata.update({"data_hash": out.data_hash, "format": "parquet"})
         schema.metadata["source"] = out.schema_source
+        pandera_schema.metadata["format"] = "pandera DataFrameSchema YAML"
     return namedtuple("ValidateOutputs", ["task", "data_hash", "rows"])(
         out.schema.task, out.data_hash, out.rows
     )

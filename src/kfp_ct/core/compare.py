@@ -1,8 +1,12 @@
 """Challenger vs champion on the same held-out rows: promote, reject or first-model, with reasons.
 
-The primary metric must improve by at least `min_improvement`; by default the improvement must
-also be significant (one-sided McNemar for accuracy, paired bootstrap otherwise, at `alpha`).
-Guardrail metrics may not get worse by more than their tolerance.
+The primary metric must improve by more than `min_improvement`. By default that is tested:
+H0 is "the improvement is at most `min_improvement`", one-sided at `alpha` (exact McNemar for
+accuracy, paired bootstrap otherwise), and the interval in the report is the one the test uses:
+its lower end is the one-sided 1 - alpha bound, above `min_improvement` exactly when the test
+rejects H0 (the whole interval covers 1 - 2*alpha). A primary metric that is not finite (NaN:
+e.g. ROC AUC on rows of one class) never promotes. Guardrail metrics may not get worse by more
+than their tolerance.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from kfp_ct.core import metrics
-from kfp_ct.core.paired import PairedTest, mcnemar, paired_bootstrap, paired_bootstrap_means
+from kfp_ct.core.paired import PairedTest, bootstrap_test, mcnemar_test, paired_bootstrap, rows_of
 from kfp_ct.core.tasks import REGRESSION
 from kfp_ct.errors import ParameterError
 from kfp_ct.params import json_object
@@ -95,8 +99,9 @@ class Decision:
             t = self.test
             lines += [
                 "",
-                f"Paired test ({t.method}) on {self.rows} rows: delta {t.delta:+.4f}, "
-                f"CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}], p = {t.p_value:.4g}",
+                f"Paired test ({t.method}) on {self.rows} rows of H0 'improvement <= {t.margin:g}': "
+                f"delta {t.delta:+.4f}, {t.confidence:.0%} CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}] "
+                f"(its lower end is the one-sided bound the test uses), p = {t.p_value:.4g}",
             ]
         return "\n".join(lines)
 
@@ -104,35 +109,30 @@ class Decision:
 def paired_test(
     name: str, task: str, chal: metrics.Scored, champ: metrics.Scored, policy: ComparePolicy
 ) -> PairedTest:
-    """Test the oriented difference of metric `name` between two models on the same rows."""
+    """Test H0: improvement of metric `name` <= `policy.min_improvement`, on the same rows."""
     sign = 1.0 if metrics.higher_is_better(name) else -1.0
     delta = sign * (metrics.compute(name, task, chal) - metrics.compute(name, task, champ))
-    a_terms, b_terms = metrics.per_row_loss(name, chal), metrics.per_row_loss(name, champ)
-    n, alpha = len(chal.y_true), policy.alpha
-    if a_terms is not None:
-        transform = np.sqrt if name == "rmse" else (lambda m: m)
-        low, high, p = paired_bootstrap_means(
-            a_terms, b_terms, policy.n_bootstrap, alpha, policy.seed, sign, transform
-        )
-        method = "paired bootstrap"
-        if name == "accuracy":
-            p, method = (
-                mcnemar(chal.y_true == chal.y_pred, champ.y_true == champ.y_pred),
-                "McNemar exact",
-            )
-        return PairedTest(method, delta, low, high, p)
-    _, low, high, p = paired_bootstrap(
-        lambda idx: (
-            metrics.compute(name, task, chal, idx),
-            metrics.compute(name, task, champ, idx),
-        ),
-        n,
-        policy.n_bootstrap,
-        alpha,
-        policy.seed,
-        sign,
-    )
-    return PairedTest("paired bootstrap", delta, low, high, p)
+    alpha, margin, n = policy.alpha, policy.min_improvement, len(chal.y_true)
+    if name == "accuracy":
+        low, high, p = mcnemar_test(chal.y_true == chal.y_pred, champ.y_true == champ.y_pred, alpha, margin)
+        return PairedTest("McNemar exact", delta, low, high, p, margin, 1 - 2 * alpha)
+
+    def values(counts):
+        a = metrics.resampled(name, task, chal, counts)
+        b = metrics.resampled(name, task, champ, counts)
+        if a is None or b is None:
+            idx = [rows_of(row) for row in counts]
+            a = np.array([metrics.compute(name, task, chal, i) for i in idx])
+            b = np.array([metrics.compute(name, task, champ, i) for i in idx])
+        return a, b
+
+    deltas = paired_bootstrap(values, n, policy.n_bootstrap, policy.seed, sign)
+    low, high, p = bootstrap_test(deltas, alpha, margin)
+    return PairedTest("paired bootstrap", delta, low, high, p, margin, 1 - 2 * alpha)
+
+
+def _not_finite(values: dict[str, float], name: str) -> bool:
+    return not np.isfinite(values.get(name, float("nan")))
 
 
 def decide(
@@ -153,6 +153,11 @@ def decide(
         return Decision(REJECT, [reason], primary, chal_metrics, None, champion_version, None, rows)
     if champion is None:
         value = chal_metrics[primary]
+        if _not_finite(chal_metrics, primary):
+            return Decision(
+                REJECT, [_not_finite_reason(primary, value, None, rows)], primary, chal_metrics, None,
+                None, None, rows,
+            )  # fmt: skip
         floor = policy.min_first_model
         ok = floor is None or (value >= floor if metrics.higher_is_better(primary) else value <= floor)
         reason = f"no champion yet; {primary} = {value:.4f}" + (
@@ -162,28 +167,40 @@ def decide(
             FIRST_MODEL if ok else REJECT, [reason], primary, chal_metrics, None, None, None, rows
         )
     champ_metrics = metrics.compute_all(task, champion)
+    if _not_finite(chal_metrics, primary) or _not_finite(champ_metrics, primary):
+        reason = _not_finite_reason(primary, chal_metrics[primary], champ_metrics[primary], rows)
+        return Decision(REJECT, [reason], primary, chal_metrics, champ_metrics, champion_version, None, rows)
     test = paired_test(primary, task, challenger, champion, policy)
     reasons, ok = [], True
-    if test.delta < policy.min_improvement or (test.delta <= 0 and policy.min_improvement == 0):
+    margin = policy.min_improvement
+    if not test.delta > margin:
         ok = False
         reasons.append(
             f"{primary} changed by {test.delta:+.4f} (champion {champ_metrics[primary]:.4f}); "
-            f"needs an improvement of more than {policy.min_improvement:g}"
+            f"needs an improvement of more than {margin:g}"
         )
     else:
-        reasons.append(f"{primary} improved by {test.delta:+.4f} (>= {policy.min_improvement:g})")
+        reasons.append(f"{primary} improved by {test.delta:+.4f} (> {margin:g})")
     significant = test.p_value < policy.alpha
     if policy.require_significance:
         verdict = "significant" if significant else "not significant"
+        side = "above" if test.ci_low > margin else "not above"
         reasons.append(
-            f"{test.method}: p = {test.p_value:.4g} ({verdict} at alpha {policy.alpha:g}), "
-            f"CI [{test.ci_low:+.4f}, {test.ci_high:+.4f}]"
+            f"{test.method}: p = {test.p_value:.4g} for H0 'improvement <= {margin:g}' ({verdict} at "
+            f"alpha {policy.alpha:g}); {test.confidence:.0%} CI [{test.ci_low:+.4f}, "
+            f"{test.ci_high:+.4f}], lower bound {side} {margin:g}"
         )
         ok = ok and significant
     for name, tolerance in policy.guardrails.items():
         sign = 1.0 if metrics.higher_is_better(name) else -1.0
         change = sign * (chal_metrics[name] - champ_metrics[name])
-        if not np.isfinite(change) or change < -tolerance:
+        if not np.isfinite(change):
+            ok = False
+            reasons.append(
+                f"guardrail {name} is not finite (challenger {chal_metrics[name]:.4g}, champion "
+                f"{champ_metrics[name]:.4g}): it cannot show that {name} held"
+            )
+        elif change < -tolerance:
             ok = False
             reasons.append(f"guardrail {name} regressed by {-change:.4f} (tolerance {tolerance:g})")
         else:
@@ -197,4 +214,14 @@ def decide(
         champion_version,
         test,
         rows,
+    )
+
+
+def _not_finite_reason(name: str, challenger: float, champion: float | None, rows: int) -> str:
+    """Why a non-finite primary metric blocks the decision."""
+    values = f"challenger {challenger:.4g}" + ("" if champion is None else f", champion {champion:.4g}")
+    hint = " (ROC AUC needs rows of at least two classes)" if name == "roc_auc" else ""
+    return (
+        f"{name} is not finite on the {rows} held-out rows ({values}){hint}: a model is never "
+        "promoted on a value that cannot be compared"
     )

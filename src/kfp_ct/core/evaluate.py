@@ -18,7 +18,7 @@ class Evaluation:
     """Everything `evaluate` reports."""
 
     task: str
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # by name, plus `n_rows`: the held-out rows behind them
     rows: int
     latency_ms: dict[str, float]
     confusion: list[list[int]] | None = None
@@ -34,7 +34,7 @@ class Evaluation:
             "| metric | value |",
             "|---|---|",
         ]
-        lines += [f"| {k} | {v:.4f} |" for k, v in self.metrics.items()]
+        lines += [f"| {k} | {v:.4f} |" for k, v in self.metrics.items() if k != metrics.ROWS]
         lines += [f"| latency {k} (ms, single row) | {v:.3f} |" for k, v in self.latency_ms.items()]
         if self.per_class:
             lines += ["", "| class | precision | recall | f1 | support |", "|---|---|---|---|---|"]
@@ -71,7 +71,9 @@ def evaluate_model(model, test: pd.DataFrame, features: list[str], label: str, t
     scored = metrics.score(model, x, y)
     result = Evaluation(
         task=task,
-        metrics=metrics.compute_all(task, scored),
+        # n_rows travels with the metrics to the version's tags: the decay check needs the rows
+        # behind a recorded value to know its sampling error.
+        metrics={**metrics.compute_all(task, scored), metrics.ROWS: float(len(test))},
         rows=len(test),
         latency_ms=predict_latency_ms(model, x),
     )

@@ -1,4 +1,8 @@
-"""Dataset schemas: inferred from a reference frame, saved as JSON, given back to validation."""
+"""Dataset schemas: inferred from a reference frame, saved as JSON, given back to validation.
+
+`Schema.load` also reads a pandera `DataFrameSchema` file (YAML or JSON, see `core.pandera_io`);
+the pandera text then travels with the schema, so pandera checks what it declares.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ class ColumnSchema:
     minimum: float | None = None
     maximum: float | None = None
     categories: list[str] | None = None
+    dtype: str | None = None  # pandas dtype in the data the schema was inferred from (int64, ...)
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Schema:
     columns: list[ColumnSchema] = field(default_factory=list)
     label_classes: list[str] | None = None
     rows: int = 0
+    pandera: str | None = None  # the pandera DataFrameSchema (YAML/JSON text) this schema came from
 
     @property
     def features(self) -> list[ColumnSchema]:
@@ -50,6 +56,23 @@ class Schema:
     def column(self, name: str) -> ColumnSchema | None:
         """The column called `name`, if any."""
         return next((c for c in self.columns if c.name == name), None)
+
+    def with_source_dtypes(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` with integer columns of the source data back as int64 (where whole and complete).
+
+        Validation hands training every number as float64; a model signature logged from that
+        declares `double`, and MLflow pyfunc then refuses the int64 columns of the raw CSV.
+        """
+        casts = {
+            c.name: "int64"
+            for c in self.features
+            if c.kind == NUMERIC
+            and (c.dtype or "").lower().startswith(("int", "uint"))
+            and c.name in frame.columns
+            and frame[c.name].notna().all()
+            and bool((frame[c.name] % 1 == 0).all())
+        }
+        return frame.astype(casts) if casts else frame
 
     def to_dict(self) -> dict:
         """JSON-safe dict."""
@@ -68,12 +91,29 @@ class Schema:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Schema:
-        """Read a schema JSON file, naming the file on error."""
+    def load(cls, path: str | Path, label: str | None = None) -> Schema:
+        """Read a kfp-ct schema JSON or a pandera schema YAML/JSON file, naming the file on error.
+
+        Args:
+            path: The file.
+            label: The target column, for a pandera schema (which does not name one).
+        """
+        from kfp_ct.core import pandera_io
+
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, ValueError, TypeError) as exc:
-            raise DataError(f"{path}: not a valid kfp-ct schema file ({exc})") from None
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: cannot read the schema file ({exc})") from None
+        if pandera_io.parse(text) is not None:
+            if label is None:
+                raise DataError(f"{path}: a pandera schema names no label; give the label column")
+            return pandera_io.to_schema(text, label, str(path))
+        try:
+            return cls.from_dict(json.loads(text))
+        except (ValueError, TypeError) as exc:
+            raise DataError(
+                f"{path}: not a valid kfp-ct schema JSON or pandera DataFrameSchema file ({exc})"
+            ) from None
 
 
 def numeric_share(series: pd.Series) -> float:
@@ -91,10 +131,15 @@ def column_kind(series: pd.Series) -> str:
     return NUMERIC if numeric_share(series) >= NUMERIC_SHARE else CATEGORICAL
 
 
-def infer_column(series: pd.Series) -> ColumnSchema:
-    """Schema of one column from reference values."""
+def infer_column(series: pd.Series, dtype: str | None = None) -> ColumnSchema:
+    """Schema of one column from reference values (`dtype`: the source's, default the series')."""
     kind = column_kind(series)
-    col = ColumnSchema(name=str(series.name), kind=kind, null_rate=float(series.isna().mean()))
+    col = ColumnSchema(
+        name=str(series.name),
+        kind=kind,
+        null_rate=float(series.isna().mean()),
+        dtype=dtype or str(series.dtype),
+    )
     if kind == NUMERIC:
         values = pd.to_numeric(series, errors="coerce").replace([np.inf, -np.inf], np.nan).dropna()
         if not values.empty:
@@ -106,8 +151,15 @@ def infer_column(series: pd.Series) -> ColumnSchema:
     return col
 
 
-def infer_schema(frame: pd.DataFrame, label: str, task: str) -> Schema:
-    """Infer a schema from a reference frame."""
+def infer_schema(frame: pd.DataFrame, label: str, task: str, source: pd.DataFrame | None = None) -> Schema:
+    """Infer a schema from a reference frame.
+
+    Args:
+        frame: The reference rows.
+        label: The label column.
+        task: binary, multiclass or regression.
+        source: The same rows as read, when `frame` is a type-coerced copy: their dtypes are recorded.
+    """
     from kfp_ct.core.tasks import is_classification
 
     classes = None
@@ -116,7 +168,10 @@ def infer_schema(frame: pd.DataFrame, label: str, task: str) -> Schema:
     return Schema(
         label=label,
         task=task,
-        columns=[infer_column(frame[c]) for c in frame.columns],
+        columns=[
+            infer_column(frame[c], None if source is None or c not in source else str(source[c].dtype))
+            for c in frame.columns
+        ],
         label_classes=classes,
         rows=len(frame),
     )

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from kfp_ct.core import pandera_io
+from kfp_ct.core.pandera_io import declared_columns
 from kfp_ct.core.schema import NUMERIC, Schema, numeric_share
 from kfp_ct.errors import ParameterError, ValidationFailed
 from kfp_ct.params import json_object
@@ -36,6 +38,7 @@ DEFAULT_SEVERITIES: dict[str, str] = {
     "min_rows": ERROR,
     "duplicates": WARNING,
     "leakage": ERROR,
+    "pandera": ERROR,  # a check of a pandera schema given with --schema (see core.pandera_io)
 }
 
 
@@ -197,19 +200,21 @@ def _check_label(frame: pd.DataFrame, schema: Schema, out: _Collector) -> None:
             out.add("label_unseen_class", label, f"classes {unseen[:5]}", f"{schema.label_classes}")
 
 
-def _check_numeric(series: pd.Series, col, cfg: ValidationConfig, out: _Collector) -> None:
+def _check_numeric(
+    series: pd.Series, col, cfg: ValidationConfig, out: _Collector, by_pandera: bool = False
+) -> None:
     name = str(series.name)
     values = series.dropna()
     numbers = pd.to_numeric(values, errors="coerce")
     bad = values[numbers.isna()]
-    if len(bad):
+    if len(bad) and not by_pandera:
         out.add("dtype", name, f"{len(bad)} non-numeric value(s), {_example(bad)}", "numbers")
     numbers = numbers.dropna()
     inf = numbers[np.isinf(numbers.to_numpy(dtype="float64"))]
     if len(inf):
         out.add("infinite", name, f"{len(inf)} infinite value(s), {_example(inf)}", "finite numbers")
     finite = numbers[np.isfinite(numbers.to_numpy(dtype="float64"))]
-    if col.minimum is None or col.maximum is None or finite.empty:
+    if by_pandera or col.minimum is None or col.maximum is None or finite.empty:
         return
     slack = cfg.range_tolerance * max(col.maximum - col.minimum, abs(col.maximum), 1e-9)
     low, high = col.minimum - slack, col.maximum + slack
@@ -240,11 +245,13 @@ def _check_categorical(series: pd.Series, col, out: _Collector) -> None:
 
 def _check_columns(frame: pd.DataFrame, schema: Schema, cfg: ValidationConfig, out: _Collector) -> None:
     expected = {c.name for c in schema.columns}
+    declared = declared_columns(schema.pandera)  # pandera checks their presence, dtype and values
     for col in schema.columns:
         if col.name == schema.label:
             continue
         if col.name not in frame.columns:
-            out.add("missing_column", col.name, "column absent", "present")
+            if col.name not in declared:
+                out.add("missing_column", col.name, "column absent", "present")
             continue
         series = frame[col.name]
         null_rate = float(series.isna().mean())
@@ -255,8 +262,8 @@ def _check_columns(frame: pd.DataFrame, schema: Schema, cfg: ValidationConfig, o
         if null_rate > limit:
             out.add("null_rate", col.name, f"null rate {null_rate:.1%}", f"<= {limit:.1%}")
         if col.kind == NUMERIC:
-            _check_numeric(series, col, cfg, out)
-        else:
+            _check_numeric(series, col, cfg, out, by_pandera=col.name in declared)
+        elif col.name not in declared:
             _check_categorical(series, col, out)
     extra = [c for c in frame.columns if c not in expected]
     limit = int(cfg.max_column_ratio * len(schema.columns))
@@ -304,6 +311,9 @@ def validate_frame(
     """Check `frame` against `schema`; return every violation found."""
     out = _Collector(config)
     _check_label(frame, schema, out)
+    if schema.pandera:
+        for column, observed, expected in pandera_io.failures(schema.pandera, frame, source):
+            out.add("pandera", column, observed, expected)
     _check_columns(frame, schema, config, out)
     dup_rate = _check_rows(frame, config, out)
     stats = {

@@ -13,12 +13,17 @@ from kfp_ct.serving.client import infer_v2
 log = logging.getLogger(__name__)
 
 
-def run_smoke_test(base_url: str, model_name: str, smoke: SmokeTest) -> float:
-    """Send the smoke rows; check shape, dtype and agreement. Return the agreement share."""
+def run_smoke_test(base_url: str, model_name: str, smoke: SmokeTest, version: str | None = None) -> float:
+    """Send the smoke rows; check shape, dtype and agreement. Return the agreement share.
+
+    `version` sends them to that loaded version only (before it takes any traffic).
+    """
     try:
-        result = infer_v2(base_url, model_name, smoke.features)
+        result = infer_v2(base_url, model_name, smoke.features, version=version)
     except ServingError as exc:
         raise DeployError(f"smoke test request failed: {exc}") from exc
+    if version is not None and result.model_version != str(version):
+        raise DeployError(f"smoke test: v{result.model_version} answered, not v{version}")
     served, expected = result.predictions, list(smoke.expected)
     if len(served) != len(expected):
         raise DeployError(f"smoke test: server returned {len(served)} predictions for {len(expected)} rows")

@@ -1,6 +1,8 @@
 """Drift detection and the retrain decision.
 
-``detect_drift`` (numpy/scipy, fast) takes the decision; ``render_evidently_html`` renders a
+``detect_drift`` (numpy/scipy, fast) takes the decision: every feature, the champion's
+predictions and its recorded metric are tested for a change above a threshold, with Holm's
+procedure over all of them (docs/drift.md); ``render_evidently_html`` renders a
 sampled Evidently report for people; ``kfp_ct.drift.policy`` builds the training set and checks
 the cooldown and de-duplication guards. Evidently and MLflow are imported lazily.
 """

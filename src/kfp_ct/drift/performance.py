@@ -1,30 +1,55 @@
-"""Performance decay: the champion's metrics on the new window against its recorded metrics."""
+"""Performance decay: a test that the champion got worse on the window than its recorded value.
+
+Both values come from `kfp_ct.core.metrics` (the one implementation), and both are estimates:
+the recorded one from the held-out rows at registration (`n_rows` of them), the current one from
+the window's labelled rows. For each recorded metric the check tests
+
+    H0: worsening <= tolerance * |recorded|      (worsening = recorded - current, oriented)
+
+with a normal error whose variance is the window's squared standard error plus the recorded
+value's, the latter scaled from the window's by rows: se_recorded = se_window *
+sqrt(window rows / recorded rows) (under H0 both sets of rows come from one distribution).
+When the recorded row count is unknown, only the window's error is counted, and the reason says so.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-# y_true, y_pred, proba (or None) -> metric value
-MetricFn = Callable[[np.ndarray, np.ndarray, "np.ndarray | None"], float]
-
-_PREFIXES = ("test_", "val_", "valid_", "validation_", "eval_", "holdout_")
-LOWER_IS_BETTER = frozenset({"rmse", "mse", "mae", "log_loss"})
+from kfp_ct.core import metrics
+from kfp_ct.drift.evidence import Check, NormalError, holm
 
 
 @dataclass(frozen=True)
 class MetricDecay:
-    """One metric compared with its recorded value."""
+    """One metric compared with its recorded value.
+
+    Attributes:
+        name: the recorded name (e.g. ``roc_auc`` or ``test_roc_auc``).
+        recorded: the recorded value.
+        current: the value on the labelled window.
+        relative_change: signed change relative to the recorded value (negative = worse).
+        decayed: whether the worsening beyond the tolerance is significant (Holm-adjusted).
+        worsening_low: lower confidence bound of the relative worsening (positive = worse).
+        se: standard error of the difference (window and recorded together).
+        p_value: one-sided p-value of H0 "worsening <= tolerance".
+        p_adjusted: that p-value adjusted by Holm's procedure over the whole decision.
+    """
 
     name: str
     recorded: float
     current: float
-    relative_change: float  # signed: negative = worse for every metric
+    relative_change: float
     decayed: bool
+    worsening_low: float = 0.0
+    se: float = 0.0
+    p_value: float = 1.0
+    p_adjusted: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -35,10 +60,11 @@ class PerformanceDecay:
     n_labelled: int
     metrics: list[MetricDecay] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # recorded names we cannot compute
+    n_recorded: int | None = None  # rows behind the recorded values (None: unknown)
 
     @property
     def decayed(self) -> bool:
-        """Whether any compared metric got worse by more than the tolerance."""
+        """Whether any compared metric got significantly worse than the tolerance allows."""
         return any(m.decayed for m in self.metrics)
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,111 +74,106 @@ class PerformanceDecay:
         return out
 
 
-def _canonical(name: str) -> str:
-    low = name.lower()
-    for prefix in _PREFIXES:
-        if low.startswith(prefix):
-            return low[len(prefix) :]
-    return low
+@dataclass(frozen=True)
+class MetricEvidence:
+    """One metric's decay check before the family is judged."""
+
+    name: str
+    recorded: float
+    current: float
+    check: Check  # effect: relative worsening; threshold: the tolerance
+    se: float  # standard error of the difference, in metric units
+
+    def judge(self, level: float, p_adjusted: float, alpha: float) -> MetricDecay:
+        """The verdict at the level Holm's procedure judged this metric at."""
+        return MetricDecay(
+            name=self.name,
+            recorded=self.recorded,
+            current=self.current,
+            relative_change=-self.check.estimate,
+            decayed=p_adjusted <= alpha,
+            worsening_low=self.check.lower(level),
+            se=self.se,
+            p_value=self.check.p_value,
+            p_adjusted=p_adjusted,
+        )
 
 
-def _binary_pos_label(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[str, Any]:
-    labels = np.unique(np.concatenate([y_true, y_pred]))
-    if len(labels) <= 2:
-        return "binary", labels[-1]
-    return "macro", None
+def recorded_rows(recorded: Mapping[str, float]) -> int | None:
+    """The row count recorded beside the metrics (`n_rows`, any split prefix), or None."""
+    for name, value in recorded.items():
+        if metrics.canonical(name) == metrics.ROWS and math.isfinite(float(value)) and value >= 1:
+            return int(value)
+    return None
 
 
-def _prf(kind: str, average: str | None) -> MetricFn:
-    from sklearn import metrics as skm
-
-    fn = {"f1": skm.f1_score, "precision": skm.precision_score, "recall": skm.recall_score}[kind]
-
-    def compute(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> float:
-        avg, pos = (average, 1) if average else _binary_pos_label(y_true, y_pred)
-        kwargs = {"pos_label": pos} if avg == "binary" else {}
-        return float(fn(y_true, y_pred, average=avg, zero_division=0, **kwargs))
-
-    return compute
-
-
-def builtin_metric(name: str) -> MetricFn | None:
-    """Return the function computing a recorded metric name, or None when it is unknown.
-
-    Known names (case-insensitive, optional ``test_``/``val_``/``eval_`` prefix): accuracy,
-    f1/precision/recall (binary for two classes with the larger label positive, else macro;
-    ``_macro``/``_micro``/``_weighted`` suffixes honoured), roc_auc and log_loss (need
-    ``predict_proba``), rmse, mse, mae, r2.
-    """
-    from sklearn import metrics as skm
-
-    canon = _canonical(name)
-    for kind in ("f1", "precision", "recall"):
-        for average in ("macro", "micro", "weighted"):
-            if canon == f"{kind}_{average}":
-                return _prf(kind, average)
-        if canon == kind:
-            return _prf(kind, None)
-
-    def needs_proba(fn: Callable[..., float]) -> MetricFn:
-        def compute(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> float:
-            if proba is None:
-                return math.nan
-            if proba.ndim == 2 and proba.shape[1] == 2:
-                proba = proba[:, 1]
-            kwargs = {"multi_class": "ovr"} if fn is skm.roc_auc_score and proba.ndim == 2 else {}
-            return float(fn(y_true, proba, **kwargs))
-
-        return compute
-
-    table: dict[str, MetricFn] = {
-        "accuracy": lambda t, p, _: float(skm.accuracy_score(t, p)),
-        "rmse": lambda t, p, _: float(np.sqrt(skm.mean_squared_error(t, p))),
-        "mse": lambda t, p, _: float(skm.mean_squared_error(t, p)),
-        "mae": lambda t, p, _: float(skm.mean_absolute_error(t, p)),
-        "r2": lambda t, p, _: float(skm.r2_score(t, p)),
-        "roc_auc": needs_proba(skm.roc_auc_score),
-        "log_loss": needs_proba(skm.log_loss),
-    }
-    return table.get(canon)
+def decay_evidence(
+    scored: metrics.Scored, task: str, recorded: Mapping[str, float], tolerance: float, seed: int = 0
+) -> tuple[list[MetricEvidence], list[str], int | None]:
+    """Build the decay check of each recorded metric; return (checks, skipped names, recorded rows)."""
+    n_recorded = recorded_rows(recorded)
+    n_window = len(scored.y_true)
+    checks: list[MetricEvidence] = []
+    skipped: list[str] = []
+    for name, value in recorded.items():
+        canon = metrics.canonical(name)
+        if canon == metrics.ROWS:
+            continue
+        if canon not in metrics.metric_names(task) or not math.isfinite(float(value)):
+            skipped.append(name)
+            continue
+        current = metrics.compute(canon, task, scored)
+        se_window = metrics.standard_error(canon, task, scored, seed=seed)
+        if not math.isfinite(current) or not math.isfinite(se_window):
+            skipped.append(name)
+            continue
+        value = float(value)
+        se_recorded = se_window * math.sqrt(n_window / n_recorded) if n_recorded else 0.0
+        scale = abs(value) if value != 0 else 1.0
+        sign = 1.0 if metrics.higher_is_better(canon) else -1.0
+        worsening = sign * (value - current) / scale
+        se = math.hypot(se_window, se_recorded)
+        check = Check(name, worsening, tolerance, NormalError(se / scale))
+        checks.append(MetricEvidence(name, value, current, check, se))
+    return checks, skipped, n_recorded
 
 
 def performance_decay(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    proba: np.ndarray | None,
+    scored: metrics.Scored,
+    task: str,
     recorded: Mapping[str, float],
     tolerance: float,
-    metric_fns: Mapping[str, MetricFn] | None = None,
+    alpha: float = 0.05,
+    seed: int = 0,
 ) -> PerformanceDecay:
-    """Compare the champion's metrics on labelled window rows with its recorded metrics.
-
-    A metric decays when it is worse than recorded by more than ``tolerance`` relative to the
-    recorded value (``rmse``/``mse``/``mae``/``log_loss`` are lower-is-better, the rest
-    higher-is-better).
+    """Test each recorded metric for decay on the window (Holm over the metrics alone).
 
     Args:
-        y_true: labels of the window rows.
-        y_pred: champion predictions for the same rows.
-        proba: champion ``predict_proba`` output, or None.
-        recorded: the champion's recorded metrics, e.g. ``{"accuracy": 0.91}``.
+        scored: the champion's predictions on the labelled window rows.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        recorded: the champion's recorded metrics, e.g. ``{"roc_auc": 0.91, "n_rows": 600}``.
         tolerance: allowed relative worsening, e.g. 0.05 for 5 %.
-        metric_fns: extra or overriding metric functions by recorded name.
+        alpha: family-wise error rate over the metrics.
+        seed: random seed of bootstrap standard errors.
 
     Returns:
         The comparison; names that cannot be computed are listed in ``skipped``.
     """
-    compared: list[MetricDecay] = []
-    skipped: list[str] = []
-    for name, value in recorded.items():
-        fn = (metric_fns or {}).get(name) or builtin_metric(name)
-        current = fn(y_true, y_pred, proba) if fn is not None else math.nan
-        if fn is None or not math.isfinite(current) or not math.isfinite(float(value)):
-            skipped.append(name)
-            continue
-        value = float(value)
-        sign = -1.0 if _canonical(name) in LOWER_IS_BETTER else 1.0
-        scale = abs(value) if value != 0 else 1.0
-        change = sign * (current - value) / scale
-        compared.append(MetricDecay(name, value, current, change, change < -tolerance))
-    return PerformanceDecay(tolerance, len(y_true), compared, skipped)
+    checks, skipped, n_recorded = decay_evidence(scored, task, recorded, tolerance, seed)
+    result = holm([c.check.p_value for c in checks], alpha)
+    judged = [
+        c.judge(level, p, alpha) for c, level, p in zip(checks, result.levels, result.adjusted, strict=True)
+    ]
+    return PerformanceDecay(tolerance, len(scored.y_true), judged, skipped, n_recorded)
+
+
+def task_of(champion: Any, y_true: np.ndarray, proba: np.ndarray | None) -> str:
+    """The champion's task: from its classes when it has them, else from the labels."""
+    import pandas as pd
+
+    from kfp_ct.core.tasks import BINARY, MULTICLASS, infer_task
+
+    classes = getattr(champion, "classes_", None)
+    if classes is not None and proba is not None:
+        return BINARY if len(classes) == 2 else MULTICLASS
+    return infer_task(pd.Series(y_true))

@@ -1,4 +1,9 @@
-"""The drift decision: per-feature tests, prediction drift, performance decay -> retrain/skip."""
+"""The drift decision: per-feature tests, prediction drift, performance decay -> retrain/skip.
+
+Every check of one decision (each feature, the champion's predictions, each recorded metric) is a
+test of H0 "the change is at most its threshold"; Holm's procedure over all of them keeps the
+chance of any false alarm at or below ``config.alpha``, whatever the number of features.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,11 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from kfp_ct.core import metrics as core_metrics
 from kfp_ct.drift.config import DriftConfig
-from kfp_ct.drift.features import FeatureDrift, Kind, feature_drift, infer_kind
-from kfp_ct.drift.performance import MetricFn, PerformanceDecay, performance_decay
+from kfp_ct.drift.evidence import holm
+from kfp_ct.drift.features import FeatureDrift, FeatureEvidence, Kind, feature_evidence, infer_kind
+from kfp_ct.drift.performance import MetricEvidence, PerformanceDecay, decay_evidence, task_of
 from kfp_ct.drift.policy import GuardResult
 from kfp_ct.errors import DataError
 
@@ -125,13 +132,15 @@ class DriftReport:
         lines += [f"- {r}" for r in self.reasons]
         lines += [
             "",
-            "| feature | kind | test | effect | p-value | drifted |",
-            "|---|---|---|---|---|---|",
+            "| feature | kind | test | effect | lower bound | threshold | p (no change) "
+            "| adjusted p | drifted |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for f in self.features:
             p = "" if f.p_value is None else f"{f.p_value:.2g}"
             lines.append(
-                f"| {f.feature} | {f.kind} | {f.test} | {f.effect}={f.effect_size:.3f} | {p} | "
+                f"| {f.feature} | {f.kind} | {f.test} | {f.effect}={f.effect_size:.3f} | "
+                f"{f.effect_low:.3f} | {f.threshold:g} | {p} | {f.p_adjusted:.2g} | "
                 f"{'yes' if f.drifted else 'no'} |"
             )
         return "\n".join(lines) + "\n"
@@ -227,7 +236,6 @@ def detect_drift(
     champion: Champion | None = None,
     champion_metrics: Mapping[str, float] | None = None,
     config: DriftConfig | None = None,
-    metric_fns: Mapping[str, MetricFn] | None = None,
     prediction_reference: pd.DataFrame | None = None,
 ) -> DriftReport:
     """Decide whether to retrain from data drift, prediction drift and performance decay.
@@ -240,9 +248,9 @@ def detect_drift(
         categorical: columns to treat as categorical whatever their dtype (e.g. coded ints).
         label: label column; when present in ``current`` it drives the performance check.
         champion: current production model (``predict``, optionally ``predict_proba``).
-        champion_metrics: the champion's recorded metrics, e.g. ``{"accuracy": 0.91}``.
+        champion_metrics: the champion's recorded metrics, e.g. ``{"accuracy": 0.91,
+            "n_rows": 600}`` (``n_rows``: the held-out rows behind them, not a metric).
         config: tests and thresholds; defaults to ``DriftConfig()``.
-        metric_fns: extra metric functions by recorded metric name.
         prediction_reference: rows the champion did not train on, for its reference
             predictions (predictions on its own training rows are over-confident); default
             ``reference``.
@@ -261,15 +269,41 @@ def detect_drift(
             raise DataError(f"the {what} has no rows")
     chosen, skipped = _select_features(reference, current, features, categorical, label)
 
-    def run(item: tuple[str, Kind]) -> FeatureDrift:
+    def run(item: tuple[str, Kind]) -> FeatureEvidence:
         name, kind = item
-        return feature_drift(name, reference[name], current[name], kind, config)
+        return feature_evidence(name, reference[name], current[name], kind, config)
 
     if config.n_jobs > 1 and len(chosen) > 1:
         with ThreadPoolExecutor(max_workers=config.n_jobs) as pool:
-            results = list(pool.map(run, chosen))
+            evidence = list(pool.map(run, chosen))
     else:
-        results = [run(item) for item in chosen]
+        evidence = [run(item) for item in chosen]
+
+    notes: list[str] = []
+    prediction_evidence, decay, perf_info = None, [], None
+    if champion is not None:
+        held_out = reference if prediction_reference is None else prediction_reference
+        prediction_evidence, decay, perf_info = _champion_evidence(
+            held_out, current, label, champion, champion_metrics, config, notes
+        )
+    family = [e.p_material for e in evidence]
+    family += [] if prediction_evidence is None else [prediction_evidence.p_material]
+    family += [m.check.p_value for m in decay]
+    judged = holm(family, config.alpha)
+    verdicts = list(zip(judged.levels, judged.adjusted, strict=True))
+    results = [e.judge(level, p, config.alpha) for e, (level, p) in zip(evidence, verdicts, strict=False)]
+    rest = verdicts[len(evidence) :]
+    prediction = None
+    if prediction_evidence is not None:
+        prediction = prediction_evidence.judge(*rest[0], config.alpha)
+        rest = rest[1:]
+    performance = None
+    if perf_info is not None:
+        n_labelled, skipped_metrics, n_recorded = perf_info
+        judged_metrics = [m.judge(level, p, config.alpha) for m, (level, p) in zip(decay, rest, strict=True)]
+        performance = PerformanceDecay(
+            config.performance_tolerance, n_labelled, judged_metrics, skipped_metrics, n_recorded
+        )
 
     drifted = [f.feature for f in results if f.drifted]
     share = len(drifted) / len(results) if results else 0.0
@@ -285,13 +319,15 @@ def detect_drift(
             f"no data drift: {len(drifted)}/{len(results)} features drifted ({share:.0%} < "
             f"{config.drift_share:.0%}){listed}"
         ]
-
-    prediction, performance = None, None
-    if champion is not None:
-        held_out = reference if prediction_reference is None else prediction_reference
-        prediction, performance = _champion_checks(
-            held_out, current, label, champion, champion_metrics, config, metric_fns, reasons
+    reasons.append(_family_reason(len(results), prediction is not None, len(decay), config.alpha))
+    if prediction is not None:
+        verdict = "prediction drift" if prediction.drifted else "no prediction drift"
+        reasons.append(
+            f"{verdict}: champion's {prediction.feature} on reference vs window, {prediction.reason}"
         )
+    if performance is not None:
+        reasons.append(_performance_reason(performance))
+    reasons += notes
     retrain = dataset_drift or bool(prediction and prediction.drifted)
     retrain = retrain or bool(performance and performance.decayed)
     return DriftReport(
@@ -311,16 +347,27 @@ def detect_drift(
     )
 
 
-def _champion_checks(
+def _family_reason(n_features: int, prediction: bool, n_metrics: int, alpha: float) -> str:
+    parts = [f"{n_features} feature{'s' if n_features != 1 else ''}"]
+    parts += ["the champion's predictions"] if prediction else []
+    parts += [f"{n_metrics} recorded metric{'s' if n_metrics != 1 else ''}"] if n_metrics else []
+    total = n_features + int(prediction) + n_metrics
+    return (
+        f"error control: Holm's procedure over {total} checks ({', '.join(parts)}) keeps the chance "
+        f"of any false alarm at or below {alpha:.0%}; a change counts when its confidence bound "
+        "clears its threshold"
+    )
+
+
+def _champion_evidence(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     label: str | None,
     champion: Champion,
     champion_metrics: Mapping[str, float] | None,
     config: DriftConfig,
-    metric_fns: Mapping[str, MetricFn] | None,
-    reasons: list[str],
-) -> tuple[FeatureDrift | None, PerformanceDecay | None]:
+    notes: list[str],
+) -> tuple[FeatureEvidence, list[MetricEvidence], tuple[int, list[str], int | None] | None]:
     drop = [label] if label else []
     ref_x = _sample(reference, config.max_prediction_rows, config.seed)
     cur_rows = _sample(current, config.max_prediction_rows, config.seed)
@@ -330,41 +377,46 @@ def _champion_checks(
     cur_series, _, _ = _prediction_series(cur_pred, cur_proba)
     if kind == "categorical":
         cur_series = cur_series.astype(str)
-    prediction = feature_drift(name, ref_series, cur_series, kind, config)
-    verdict = "prediction drift" if prediction.drifted else "no prediction drift"
-    reasons.append(f"{verdict}: champion's {name} on reference vs window, {prediction.reason}")
+    prediction = feature_evidence(name, ref_series, cur_series, kind, config)
 
-    performance = None
-    if not champion_metrics:
-        reasons.append("performance not checked: no recorded champion metrics")
-    elif not label or label not in current.columns:
-        reasons.append("performance not checked: the window has no label column")
-    else:
-        labelled = cur_rows[label].notna().to_numpy()
-        if not labelled.any():
-            reasons.append(f"performance not checked: label column {label!r} is empty")
-        else:
-            y_true = cur_rows[label].to_numpy()[labelled]
-            proba = cur_proba[labelled] if cur_proba is not None else None
-            performance = performance_decay(
-                y_true,
-                np.asarray(cur_pred)[labelled],
-                proba,
-                champion_metrics,
-                config.performance_tolerance,
-                metric_fns,
-            )
-            reasons.append(_performance_reason(performance))
-    return prediction, performance
+    if not champion_metrics or not any(
+        core_metrics.canonical(k) != core_metrics.ROWS for k in champion_metrics
+    ):
+        notes.append("performance not checked: no recorded champion metrics")
+        return prediction, [], None
+    if not label or label not in current.columns:
+        notes.append("performance not checked: the window has no label column")
+        return prediction, [], None
+    labelled = cur_rows[label].notna().to_numpy()
+    if not labelled.any():
+        notes.append(f"performance not checked: label column {label!r} is empty")
+        return prediction, [], None
+    y_true = cur_rows[label].to_numpy()[labelled]
+    proba = cur_proba[labelled] if cur_proba is not None else None
+    classes = getattr(champion, "classes_", None)
+    scored = core_metrics.Scored(
+        y_true, np.asarray(cur_pred)[labelled], proba, None if classes is None else np.asarray(classes)
+    )
+    task = task_of(champion, y_true, proba)
+    decay, skipped, n_recorded = decay_evidence(
+        scored, task, champion_metrics, config.performance_tolerance, config.seed
+    )
+    return prediction, decay, (len(y_true), skipped, n_recorded)
 
 
 def _performance_reason(perf: PerformanceDecay) -> str:
     parts = [
-        f"{m.name} {m.current:.4g} vs recorded {m.recorded:.4g} ({m.relative_change:+.1%})"
+        f"{m.name} {m.current:.4g} vs recorded {m.recorded:.4g} ({m.relative_change:+.1%}; worse by "
+        f"at least {m.worsening_low:+.1%} at the decision's confidence, adjusted p={m.p_adjusted:.2g})"
         for m in perf.metrics
     ]
     if perf.skipped:
         parts.append(f"not computable: {perf.skipped}")
     body = "; ".join(parts) or "no comparable metric"
     head = "performance decay" if perf.decayed else "no performance decay"
-    return f"{head} on {perf.n_labelled} labelled rows (tolerance {perf.tolerance:.0%}): {body}"
+    rows = (
+        f"recorded on {perf.n_recorded} rows"
+        if perf.n_recorded
+        else "rows behind the recorded values unknown: only the window's sampling error is counted"
+    )
+    return f"{head} on {perf.n_labelled} labelled rows (tolerance {perf.tolerance:.0%}, {rows}): {body}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,12 @@ def get_pipeline(name: str, hook: Callable | None = None):
     if name not in builders:
         raise ParameterError(f"unknown pipeline '{name}'; choose one of {sorted(builders)}")
     return builders[name](hook) if hook else builders[name]()
+
+
+def parameter_types(name: str) -> dict[str, type]:
+    """Parameter name -> Python type of pipeline `name`, read from its signature."""
+    func = get_pipeline(name).pipeline_func
+    return {key: p.annotation for key, p in inspect.signature(func).parameters.items()}
 
 
 def cluster_hook(profile: str | None = None) -> Callable:

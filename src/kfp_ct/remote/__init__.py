@@ -17,7 +17,7 @@ from kfp_ct.remote.schedules import (
     list_schedules,
     set_schedule_enabled,
 )
-from kfp_ct.remote.submit import parse_params, schedule, submit, upload_pipeline
+from kfp_ct.remote.submit import parse_run_params, schedule, submit, upload_pipeline
 
 __all__ = [
     "ConnectionOptions",
@@ -33,7 +33,7 @@ __all__ = [
     "delete_schedule",
     "ensure_experiment",
     "list_schedules",
-    "parse_params",
+    "parse_run_params",
     "probe",
     "schedule",
     "set_schedule_enabled",

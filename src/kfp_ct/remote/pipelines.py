@@ -70,8 +70,18 @@ def version_name(package: Path) -> str:
     return f"{__version__}-{content_hash(package)[:8]}"
 
 
-def package_pipeline_name(package: Path) -> str:
-    """Return the ``pipelineInfo.name`` recorded in a compiled package."""
+# KFP IR parameter types -> the Python types `kfp_ct.params.parse_params` converts to.
+_IR_TYPES = {
+    "STRING": str,
+    "NUMBER_INTEGER": int,
+    "NUMBER_DOUBLE": float,
+    "BOOLEAN": bool,
+    "LIST": list,
+    "STRUCT": dict,
+}
+
+
+def _pipeline_spec(package: Path) -> dict[str, Any]:
     import yaml
 
     try:
@@ -80,8 +90,20 @@ def package_pipeline_name(package: Path) -> str:
         raise ParameterError(f"--package {package}: not a readable pipeline YAML ({exc})") from exc
     for doc in docs:
         if isinstance(doc, dict) and "pipelineInfo" in doc:
-            return str(doc["pipelineInfo"]["name"])
+            return doc
     raise ParameterError(f"--package {package}: no pipelineInfo.name in the file")
+
+
+def package_pipeline_name(package: Path) -> str:
+    """Return the ``pipelineInfo.name`` recorded in a compiled package."""
+    return str(_pipeline_spec(package)["pipelineInfo"]["name"])
+
+
+def package_parameter_types(package: Path) -> dict[str, type]:
+    """Return parameter name -> Python type of a compiled package's ``root.inputDefinitions``."""
+    root = _pipeline_spec(package).get("root") or {}
+    parameters = (root.get("inputDefinitions") or {}).get("parameters") or {}
+    return {name: _IR_TYPES.get(spec.get("parameterType"), str) for name, spec in parameters.items()}
 
 
 def _equals(key: str, value: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -10,9 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from kfp_ct.errors import ParameterError
+from kfp_ct.params import parse_params
 from kfp_ct.remote.connection import ConnectionOptions, connect
 from kfp_ct.remote.cron import validate_cron
-from kfp_ct.remote.pipelines import UploadResult, compile_named, package_pipeline_name, upload
+from kfp_ct.remote.pipelines import (
+    UploadResult,
+    compile_named,
+    package_parameter_types,
+    package_pipeline_name,
+    upload,
+)
 from kfp_ct.remote.runs import RunResult, create_run, ensure_experiment, wait_for_run
 from kfp_ct.remote.schedules import Schedule, create_schedule
 
@@ -32,28 +38,8 @@ class _LazyClient:
         return getattr(self._client, name)
 
 
-def parse_params(pairs: Iterable[str] | None) -> dict[str, Any]:
-    """Parse ``key=value`` pairs; values that are valid JSON (numbers, bools, lists) are decoded.
-
-    Raises:
-        ParameterError: a pair without ``=`` or with an empty key.
-    """
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ParameterError(f"--param {pair!r}: expected key=value, e.g. --param epochs=5")
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            out[key] = raw
-    return out
-
-
-def _package(
-    pipeline: str | None, package: str | Path | None, profile: str | None, workdir: Path
-) -> tuple[Path, str]:
+def _resolve(pipeline: str | None, package: str | Path | None) -> tuple[Path | None, str]:
+    """The package file to upload (None: compile `pipeline`) and the pipeline's name."""
     if package is not None:
         path = Path(package)
         if not path.is_file():
@@ -61,7 +47,31 @@ def _package(
         return path, pipeline or package_pipeline_name(path)
     if not pipeline:
         raise ParameterError("name a pipeline with --pipeline NAME (or pass --package FILE)")
-    return compile_named(pipeline, workdir, profile), pipeline
+    return None, pipeline
+
+
+def _package(
+    pipeline: str | None, package: str | Path | None, profile: str | None, workdir: Path
+) -> tuple[Path, str]:
+    path, name = _resolve(pipeline, package)
+    return path or compile_named(name, workdir, profile), name
+
+
+def parse_run_params(
+    pairs: Iterable[str] | None, pipeline: str | None = None, package: str | Path | None = None
+) -> dict[str, Any]:
+    """Parse ``--param`` pairs with ``kfp_ct.params.parse_params``, before any network call.
+
+    A ``package`` types them by its own ``root.inputDefinitions``; otherwise the project pipeline
+    ``pipeline`` types them by its signature, exactly as ``kfp-ct run`` does.
+
+    Raises:
+        ParameterError: no pipeline named, a malformed pair, an unknown key or a mistyped value.
+    """
+    from kfp_ct.pipelines import parameter_types
+
+    path, name = _resolve(pipeline, package)
+    return parse_params(pairs, name, package_parameter_types(path) if path else parameter_types(name))
 
 
 def upload_pipeline(

@@ -1,7 +1,16 @@
-"""`python -m kfp_ct.serving --model_name NAME --model_dir DIR [--http_port 8080]`.
+"""`python -m kfp_ct.serving` (the entry point of local serving and of the ServingRuntime).
 
-The entry point of local serving and of the project's ServingRuntime. Accepts every KServe
-ModelServer flag (e.g. `--enable_grpc false`, `--workers 2`).
+Two modes:
+
+- `--model_repository DIR`: a long-lived server over deployment specs (`kfp_ct.serving.spec`):
+  deploy target `local` adds versions and moves routes in it with no restart.
+- `--model_name NAME --model_dir DIR [--model_version V]`: one model version, as the cluster
+  ServingRuntime runs it (the version defaults to the registry's `registered_model_meta`).
+
+Accepts every KServe ModelServer flag (`--http_port`, `--grpc_port`, `--enable_grpc`,
+`--workers 2`, ...), plus `--access_log`. Per-request latency logging and the access log are off
+unless asked for. The server is built in `main`, called only when this module runs as the
+program: with `--workers N` each worker process re-imports it and must not start another server.
 """
 
 from __future__ import annotations
@@ -10,24 +19,45 @@ import argparse
 import sys
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Load the model and serve it until stopped."""
-    from kserve import ModelServer, model_server
-
-    from kfp_ct.serving.model import SklearnMlflowModel
+def build_parser() -> argparse.ArgumentParser:
+    """KServe's ModelServer flags plus the project's."""
+    from kserve import model_server
+    from kserve.utils.utils import strtobool
 
     parser = argparse.ArgumentParser(prog="python -m kfp_ct.serving", parents=[model_server.parser])
-    parser.add_argument("--model_dir", required=True, help="an MLflow model directory")
+    parser.add_argument("--model_repository", help="a directory of deployment specs (hot-swapped serving)")
+    parser.add_argument("--model_dir", help="an MLflow model directory (one version)")
+    parser.add_argument("--model_version", help="the version --model_dir holds (default: from the registry)")
+    parser.add_argument("--access_log", type=strtobool, default=False, help="log one line per request")
+    parser.set_defaults(enable_latency_logging=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Load the models and serve them until stopped."""
+    from kfp_ct.serving.repository import DeploymentRepository
+    from kfp_ct.serving.server import ProjectModelServer, configure_logging
+
+    parser = build_parser()
     args, _ = parser.parse_known_args(argv)
-    model = SklearnMlflowModel(args.model_name, args.model_dir)
-    model.load()
-    ModelServer(
+    if bool(args.model_repository) == bool(args.model_dir):
+        parser.error("give either --model_repository or --model_dir (with --model_name)")
+    repository = DeploymentRepository(args.model_repository)  # None: one model, added below
+    server = ProjectModelServer(  # configures KServe's logging, which the project's loggers share
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         workers=args.workers,
         enable_grpc=args.enable_grpc,
         enable_latency_logging=args.enable_latency_logging,
-    ).start([model])
+        registered_models=repository,
+        access_log=bool(args.access_log),
+    )
+    configure_logging()
+    if args.model_repository:
+        repository.load_models()
+    else:
+        repository.add_single(args.model_name, args.model_dir, args.model_version)
+    server.start([])
 
 
 if __name__ == "__main__":

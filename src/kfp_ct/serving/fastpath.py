@@ -2,11 +2,14 @@
 
 A default scikit-learn `Pipeline` spends most of a single-row predict building and slicing a
 DataFrame inside `ColumnTransformer`; the estimator itself takes a fraction of it. For the exact
-shape `kfp_ct.core.estimators.build_pipeline` fits (median-impute + standard-scale the numbers,
-constant-impute + one-hot the categories, dense output), `CompiledPipeline` applies the same
-fitted parameters with the same float64 operations, so its matrix is bit-identical to
-`ColumnTransformer.transform` and the estimator's answers are the same. Any other pipeline, or a
-request that is not plainly typed, goes the generic DataFrame way.
+shapes `kfp_ct.core.estimators.build_pipeline` fits (median-impute + standard-scale the numbers;
+constant-impute + one-hot the categories, with or without an "infrequent" column, or
+constant-impute + ordinal-encode them for estimators with native categorical splits; dense
+output), `CompiledPipeline` applies the same fitted parameters with the same float64 operations,
+so its matrix is bit-identical to `ColumnTransformer.transform` and the estimator's answers are
+the same. Compiling checks its category mapping against the fitted encoder on every training
+category. Any other pipeline, or a request that is not plainly typed, goes the generic DataFrame
+way.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ import numpy as np
 from kfp_ct.serving.protocol import NUMERIC_DATATYPES
 
 DATATYPES = NUMERIC_DATATYPES | {"BYTES"}
+ONEHOT, ORDINAL = "onehot", "ordinal"
 
 # Classifiers whose predict() is classes_[argmax(predict_proba())], so one call gives both.
 ARGMAX_CLASSIFIERS = {
     "HistGradientBoostingClassifier",
     "RandomForestClassifier",
     "DecisionTreeClassifier",
+    "XGBLabelClassifier",
+    "LGBMClassifier",
 }
 
 
@@ -39,10 +45,13 @@ class CompiledPipeline:
     medians: np.ndarray  # checked at compile time; requests with missing values go generic
     means: np.ndarray | None
     scales: np.ndarray | None
-    categories: list[dict[str, int]]  # per categorical column: value -> one-hot position
+    categories: list[dict[str, int]]  # per categorical column: value -> position in its block / code
     width: int
     estimator: Any
     proba_gives_predict: bool
+    encoding: str = ONEHOT  # onehot: a block of 0/1 columns per column; ordinal: one code column
+    unknown: tuple[int | None, ...] = ()  # per column: where an unseen value goes (onehot; None = nowhere)
+    widths: tuple[int, ...] = ()  # per column: its block width (onehot)
 
     @classmethod
     def compile(cls, model: Any) -> CompiledPipeline | None:
@@ -73,13 +82,19 @@ class CompiledPipeline:
             if self.scales is not None:
                 values /= self.scales
             out[:, :k] = values
+        if self.encoding == ORDINAL:
+            for j, (name, index) in enumerate(zip(self.categorical, self.categories, strict=True)):
+                out[:, k + j] = [index.get(value, math.nan) for value in columns[name]]  # unseen: NaN
+            return out
         offset = k
-        for name, index in zip(self.categorical, self.categories, strict=True):
+        for name, index, unknown, width in zip(
+            self.categorical, self.categories, self.unknown, self.widths, strict=True
+        ):
             for row, value in enumerate(columns[name]):
-                position = index.get(value)
-                if position is not None:  # handle_unknown="ignore": an unseen value is all zeros
+                position = index.get(value, unknown)
+                if position is not None:  # unseen with no infrequent column: all zeros
                     out[row, offset + position] = 1.0
-            offset += len(index)
+            offset += width
         return out
 
 
@@ -87,7 +102,7 @@ def _compile(model: Any) -> CompiledPipeline | None:
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import StandardScaler
 
     if type(model) is not Pipeline or [n for n, _ in model.steps] != ["preprocess", "model"]:
         return None
@@ -112,22 +127,13 @@ def _compile(model: Any) -> CompiledPipeline | None:
             return None
         means = None if scaler.mean_ is None else np.asarray(scaler.mean_, dtype=np.float64)
         scales = None if scaler.scale_ is None else np.asarray(scaler.scale_, dtype=np.float64)
-    categories: list[dict[str, int]] = []
+    encoding, categories, unknown, widths = ONEHOT, [], (), ()
     if categorical:
-        imputer, encoder = cat.named_steps["impute"], cat.named_steps["onehot"]
-        if type(imputer) is not SimpleImputer or type(encoder) is not OneHotEncoder:
+        found = _categorical(cat)
+        if found is None:
             return None
-        if imputer.strategy != "constant" or imputer.add_indicator or encoder.handle_unknown != "ignore":
-            return None
-        if encoder.drop_idx_ is not None or getattr(encoder, "_infrequent_enabled", False):
-            return None
-        if np.dtype(encoder.dtype) != np.float64:
-            return None
-        for values in encoder.categories_:
-            if not all(isinstance(v, str) for v in values):
-                return None
-            categories.append({v: i for i, v in enumerate(values)})
-    width = len(numeric) + sum(len(c) for c in categories)
+        encoding, categories, unknown, widths = found
+    width = len(numeric) + (len(categories) if encoding == ORDINAL else sum(widths))
     if getattr(estimator, "n_features_in_", width) != width:
         return None
     return CompiledPipeline(
@@ -140,7 +146,78 @@ def _compile(model: Any) -> CompiledPipeline | None:
         width=width,
         estimator=estimator,
         proba_gives_predict=type(estimator).__name__ in ARGMAX_CLASSIFIERS,
+        encoding=encoding,
+        unknown=unknown,
+        widths=widths,
     )
+
+
+def _categorical(cat: Any) -> tuple[str, list[dict[str, int]], tuple, tuple] | None:
+    """(encoding, value -> position per column, unseen position per column, block widths)."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    if type(cat) is not Pipeline or [n for n, _ in cat.steps] not in (
+        ["impute", "onehot"],
+        ["impute", "ordinal"],
+    ):
+        return None
+    imputer, encoder = cat.steps[0][1], cat.steps[1][1]
+    if type(imputer) is not SimpleImputer or imputer.strategy != "constant" or imputer.add_indicator:
+        return None
+    if np.dtype(encoder.dtype) != np.float64:
+        return None
+    if not all(isinstance(v, str) for values in encoder.categories_ for v in values):
+        return None
+    infrequent = getattr(encoder, "infrequent_categories_", None) or [None] * len(encoder.categories_)
+    categories: list[dict[str, int]] = []
+    unknown: list[int | None] = []
+    widths: list[int] = []
+    for values, rare in zip(encoder.categories_, infrequent, strict=True):
+        rare_set = set() if rare is None else set(rare)
+        frequent = [v for v in values if v not in rare_set]
+        index = {v: i for i, v in enumerate(frequent)}
+        index.update({v: len(frequent) for v in rare_set})  # the shared infrequent column / code
+        categories.append(index)
+        widths.append(len(frequent) + (1 if rare_set else 0))
+        unknown.append(len(frequent) if rare_set else None)
+    if type(encoder) is OneHotEncoder:
+        if encoder.drop_idx_ is not None or encoder.handle_unknown not in ("ignore", "infrequent_if_exist"):
+            return None
+        if encoder.handle_unknown == "ignore":
+            unknown = [None] * len(unknown)  # scikit-learn: ignore means zeros, infrequent or not
+        encoding = ONEHOT
+    elif type(encoder) is OrdinalEncoder:
+        if encoder.handle_unknown != "use_encoded_value" or not np.isnan(encoder.unknown_value):
+            return None
+        encoding = ORDINAL
+    else:
+        return None
+    if not _agrees(encoder, encoding, categories, widths):
+        return None
+    return encoding, categories, tuple(unknown), tuple(widths)
+
+
+def _agrees(encoder: Any, encoding: str, categories: list[dict[str, int]], widths: list[int]) -> bool:
+    """Whether the mapping reproduces `encoder.transform` on every training category."""
+    rows = max(len(c) for c in encoder.categories_)
+    probe = np.empty((rows, len(encoder.categories_)), dtype=object)
+    for j, values in enumerate(encoder.categories_):
+        probe[:, j] = [values[i % len(values)] for i in range(rows)]
+    import pandas as pd
+
+    frame = pd.DataFrame(probe, columns=list(getattr(encoder, "feature_names_in_", range(probe.shape[1]))))
+    expected = np.asarray(encoder.transform(frame if hasattr(encoder, "feature_names_in_") else probe))
+    if encoding == ORDINAL:
+        mine = np.array([[categories[j][v] for j, v in enumerate(row)] for row in probe], dtype=np.float64)
+    else:
+        mine = np.zeros((rows, sum(widths)))
+        offsets = np.cumsum([0, *widths[:-1]])
+        for r, row in enumerate(probe):
+            for j, v in enumerate(row):
+                mine[r, offsets[j] + categories[j][v]] = 1.0
+    return expected.shape == mine.shape and np.array_equal(expected, mine)
 
 
 def plain_columns(

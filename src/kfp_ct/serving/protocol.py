@@ -3,7 +3,7 @@
 V2 carries one input per column (input name = column name, like MLServer's pandas codec), so rows
 that mix numbers and strings need no client-side encoding. An all-numeric model also accepts a
 single `[rows, features]` tensor in signature order. Decoding errors raise `PayloadError` with a
-message naming the input, which the server returns as HTTP 400.
+message naming the input, which the server returns as HTTP 400. Light: no kserve import.
 """
 
 from __future__ import annotations
@@ -26,14 +26,22 @@ DATATYPES = NUMERIC_DATATYPES | {"BYTES"}
 MAX_ROWS = 10_000  # rows in one request; more is refused before any decoding work
 PREDICT_OUTPUT = "predict"
 PROBA_OUTPUT = "predict_proba"
+VERSION_HEADER = "x-model-version"  # names the version that answered, on every inference response
+BINARY_HEADER = "inference-header-content-length"  # the V2 binary extension's JSON length
+# MLflow signature column types -> V2 datatypes (model metadata; the codec accepts any numeric type)
+SIGNATURE_DATATYPES = {
+    "double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32", "boolean": "BOOL",
+    "string": "BYTES", "binary": "BYTES",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """A model input column: its name and whether it is numeric."""
+    """A model input column: its name, whether it is numeric, and its V2 datatype."""
 
     name: str
     numeric: bool
+    datatype: str = "FP64"
 
 
 def v2_datatype(series: pd.Series) -> str:
@@ -200,3 +208,54 @@ def v1_instances_to_frame(instances: Any, features: Sequence[FeatureSpec]) -> pd
         columns = {f.name: [row[i] for row in instances] for i, f in enumerate(features)}
         return frame_from_columns(columns, features)
     raise PayloadError("'instances' must be all records (objects) or all lists")
+
+
+def _fail(message: str) -> None:
+    raise PayloadError(message)
+
+
+def check_v2_request(body: Any, binary: bool = False) -> None:
+    """Check the shape of a decoded V2 request body; raise PayloadError naming what is wrong.
+
+    The structure only (types of `id`, `parameters`, `inputs`, `outputs`, and each input's
+    `name`, `shape`, `datatype` and `data`) and the row limit, before any tensor is built. With
+    the binary extension (`binary`), an input may carry `parameters.binary_data_size` instead
+    of `data`. Values are checked later, against the model's columns.
+    """
+    if not isinstance(body, dict):
+        _fail("a V2 request body must be a JSON object with 'inputs'")
+    if body.get("id") is not None and not isinstance(body["id"], str):
+        _fail("'id' must be a string")
+    if body.get("parameters") is not None and not isinstance(body["parameters"], dict):
+        _fail("'parameters' must be an object")
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        _fail("'inputs' must be a non-empty list")
+    for item in inputs:
+        if not isinstance(item, dict) or not {"name", "shape", "datatype"} <= set(item):
+            _fail("each input needs 'name', 'shape', 'datatype' and 'data'")
+        name, shape, datatype = item["name"], item["shape"], item["datatype"]
+        if not isinstance(name, str):
+            _fail(f"input name {str(name)[:40]!r} must be a string")
+        if not isinstance(datatype, str) or datatype.upper() not in DATATYPES:
+            _fail(f"input '{name}': unknown datatype {str(datatype)[:40]!r}")
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            _fail(f"input '{name}': shape must be a list of non-negative integers")
+        if shape:
+            _check_rows(shape[0])
+        params = item.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            _fail(f"input '{name}': 'parameters' must be an object")
+        if "data" in item:
+            if not isinstance(item["data"], list):
+                _fail(f"input '{name}': 'data' must be a list")
+        elif not (binary and params and isinstance(params.get("binary_data_size"), int)):
+            _fail("each input needs 'name', 'shape', 'datatype' and 'data'")
+    outputs = body.get("outputs")
+    if outputs is not None:
+        if not isinstance(outputs, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+        ):
+            _fail("'outputs' must be a list of objects with a 'name'")
+        if any(o.get("parameters") is not None and not isinstance(o["parameters"], dict) for o in outputs):
+            _fail("an output's 'parameters' must be an object")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kfp_ct import lineage
+from kfp_ct import lineage, settings
 from kfp_ct.core.schema import Schema
 from kfp_ct.errors import DataError
 from kfp_ct.tracking import models, registry
@@ -19,6 +19,50 @@ if TYPE_CHECKING:  # scikit-learn-heavy modules load only in the steps that use 
     from kfp_ct.core.compare import ComparePolicy, Decision
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareParams:
+    """Whose champion is the baseline, and how the challenger must beat it."""
+
+    model_name: str = settings.DEFAULT_MODEL_NAME
+    primary_metric: str = "auto"  # auto: roc_auc, accuracy or rmse by task
+    min_improvement: float = 0.0
+    guardrails: dict[str, float] = field(default_factory=dict)  # metric -> allowed regression
+    require_significance: bool = True
+    alpha: float = 0.05
+    n_bootstrap: int = 1000
+
+    @classmethod
+    def from_kfp(cls, *, guardrails: str, **fields: Any) -> CompareParams:
+        """Build from the component's parameters (`guardrails` as JSON text)."""
+        from kfp_ct.core.compare import ComparePolicy
+
+        return cls(guardrails=ComparePolicy.parse_guardrails(guardrails), **fields)
+
+    def policy(self) -> ComparePolicy:
+        """The comparison policy these parameters describe."""
+        from kfp_ct.core.compare import ComparePolicy
+
+        return ComparePolicy(
+            primary_metric=self.primary_metric,
+            min_improvement=self.min_improvement,
+            guardrails=dict(self.guardrails),
+            require_significance=self.require_significance,
+            alpha=self.alpha,
+            n_bootstrap=self.n_bootstrap,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparePaths:
+    """Files compare reads (model, test_set, schema) and writes (decision_record JSON, report)."""
+
+    model: Path
+    test_set: Path
+    schema: Path
+    decision_record: Path
+    report: Path
 
 
 @dataclass
@@ -43,20 +87,19 @@ class CompareOutput:
         return CompareOutput.read(path).get("champion_version") or None
 
 
-def compare_step(
-    model_dir: Path, test_path: Path, schema_path: Path, model_name: str, policy: ComparePolicy
-) -> CompareOutput:
-    """Score challenger and champion on the same held-out rows and decide."""
+def run(params: CompareParams, paths: ComparePaths) -> CompareOutput:
+    """Score challenger and champion on the same held-out rows, decide, write record and report."""
     from kfp_ct.core import metrics
     from kfp_ct.core.compare import decide
 
-    schema = Schema.load(schema_path)
-    test = pd.read_parquet(test_path)
-    challenger = models.load_model(model_dir)
+    policy = params.policy()
+    schema = Schema.load(paths.schema)
+    test = pd.read_parquet(paths.test_set)
+    challenger = models.load_model(paths.model)
     features = models.model_features(challenger, schema.feature_columns(test))
     y = test[schema.label]
     chal_scored = metrics.score(challenger, test[features], y)
-    champion_ref = registry.by_alias(model_name, lineage.CHAMPION)
+    champion_ref = registry.by_alias(params.model_name, lineage.CHAMPION)
     champ_scored, error = None, None
     if champion_ref is not None:
         try:
@@ -71,4 +114,7 @@ def compare_step(
     version = champion_ref.version if champion_ref else None
     decision = decide(schema.task, chal_scored, champ_scored, policy, version, error)
     log.info("decision: %s (%s)", decision.decision, "; ".join(decision.reasons))
-    return CompareOutput(decision, version or "")
+    out = CompareOutput(decision, version or "")
+    Path(paths.report).write_text(decision.to_markdown())
+    Path(paths.decision_record).write_text(out.to_json())
+    return out

@@ -1,24 +1,53 @@
-"""The deploy step: verify the registered version, make a target serve it, then move aliases."""
+"""Step `deploy`: verify the registered version, make a target serve it, then move aliases."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from kfp_ct import lineage, settings
 from kfp_ct.deploy.base import DeployRequest, DeployTarget, SmokeTest
 from kfp_ct.errors import DeployError
-from kfp_ct.tracking import registry
+from kfp_ct.params import json_object
+from kfp_ct.steps.compare import CompareOutput
+from kfp_ct.tracking import models, registry
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeployParams:
+    """Which registered version to serve, where, and how long to wait for it."""
+
+    model_name: str = settings.DEFAULT_MODEL_NAME
+    model_version: str
+    target: str = "kserve"  # none, local or kserve
+    readiness_timeout_s: float = 300.0
+    kserve_options: dict[str, Any] = field(default_factory=dict)  # namespace, mode, runtime, canary...
+
+    @classmethod
+    def from_kfp(cls, *, kserve_options: str, **fields: Any) -> DeployParams:
+        """Build from the component's parameters (`kserve_options` as JSON text, read for kserve only)."""
+        kserve = fields.get("target", "kserve") == "kserve"
+        return cls(kserve_options=json_object(kserve_options, "kserve_options") if kserve else {}, **fields)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployPaths:
+    """Files deploy reads: the offline model and held-out rows (smoke test), compare's record."""
+
+    model: Path
+    test_set: Path
+    decision_record: Path
+
+
 @dataclass(frozen=True)
-class DeployOutcome:
+class DeployOutput:
     """What the deploy step did."""
 
     target: str
@@ -27,9 +56,11 @@ class DeployOutcome:
     previous_champion: str | None
 
 
-def smoke_from_frame(model, frame: pd.DataFrame, features: list[str], rows: int = 20) -> SmokeTest:
+def smoke_test(model_dir: Path, test_path: Path, rows: int = 20) -> SmokeTest:
     """Smoke rows from held-out data with the offline model's predictions as the expectation."""
-    sample = frame[features].head(rows).reset_index(drop=True)
+    model = models.load_model(model_dir)
+    features = list(model.feature_names_in_)
+    sample = pd.read_parquet(test_path)[features].head(rows).reset_index(drop=True)
     expected = [v.item() if hasattr(v, "item") else v for v in model.predict(sample)]
     return SmokeTest(sample, expected)
 
@@ -75,7 +106,7 @@ def verify_artifact(version: registry.VersionRef, model_dir) -> None:
     check_trusted(model_dir)
 
 
-def _request(name: str, version: str, smoke, timeout_s: float, extra: dict[str, str]) -> DeployRequest:
+def _request(name: str, version: str, smoke: SmokeTest | None, timeout_s: float) -> DeployRequest:
     """Download `version`, check its content hash and describe it for a target."""
     ref = registry.get_version(name, version)
     model_dir = registry.download(name, version, settings.server_dir() / "models")
@@ -87,7 +118,7 @@ def _request(name: str, version: str, smoke, timeout_s: float, extra: dict[str, 
         model_dir=model_dir,
         smoke=smoke,
         readiness_timeout_s=timeout_s,
-        lineage={**ref.tags, **extra},
+        lineage=dict(ref.tags),
     )
 
 
@@ -97,32 +128,31 @@ def _roll_back(target: DeployTarget, name: str, champion: str | None, timeout_s:
         if champion is None:
             target.stop(name)
             return "no champion existed; the new version was taken down"
-        target.deploy(_request(name, champion, None, timeout_s, {}))
+        target.deploy(_request(name, champion, None, timeout_s))
         return f"rolled back: champion v{champion} is serving again"
     except Exception as exc:
         return f"ALSO FAILED to roll back to v{champion}: {exc}"
 
 
-def deploy_version(
-    target: DeployTarget | None,
-    name: str,
-    version: str,
-    smoke: SmokeTest | None,
-    expected_champion: str | None,
-    readiness_timeout_s: float = 120.0,
-    lineage_tags: dict[str, str] | None = None,
-) -> DeployOutcome:
-    """Serve `version` on `target`, then move `champion` (old one kept as `previous-champion`).
+def run(params: DeployParams, paths: DeployPaths) -> DeployOutput:
+    """Serve the version on the target, then move `champion` (old one kept as `previous-champion`).
 
-    The artifact's content hash is checked first. Check, serve and alias move happen under the
-    registry's promotion lock, so of two racing runs exactly one moves `champion`; the other
-    raises ChampionMoved before touching the endpoint. On any failure the previous champion
-    serves again and the aliases are as they were.
+    Target `none` serves nothing and only moves the aliases. Otherwise the artifact's content hash
+    is checked first and the served model must answer the smoke rows as the offline model does.
+    Check, serve and alias move happen under the registry's promotion lock, so of two racing runs
+    exactly one moves `champion`; the other raises ChampionMoved before touching the endpoint
+    (the champion compare judged against is read from the decision record). On any failure the
+    previous champion serves again and the aliases are as they were.
     """
+    from kfp_ct.deploy.targets import make_target
+
+    name, version, timeout_s = params.model_name, params.model_version, params.readiness_timeout_s
+    target = make_target(params.target, **params.kserve_options)
+    expected_champion = CompareOutput.read_champion(paths.decision_record)
     request = None
     if target is not None:
-        request = _request(name, version, smoke, readiness_timeout_s, lineage_tags or {})
-    ttl = 2 * readiness_timeout_s + 300.0  # a deploy plus a roll back, with room to spare
+        request = _request(name, version, smoke_test(paths.model, paths.test_set), timeout_s)
+    ttl = 2 * timeout_s + 300.0  # a deploy plus a roll back, with room to spare
     with registry.promotion_lock(name, ttl_s=ttl, wait_s=ttl):
         current = registry.aliases(name).get(lineage.CHAMPION)
         if current != expected_champion:
@@ -143,6 +173,6 @@ def deploy_version(
         except Exception as exc:
             if target is None:
                 raise
-            undone = _roll_back(target, name, current, readiness_timeout_s)
+            undone = _roll_back(target, name, current, timeout_s)
             raise DeployError(f"{name} v{version}: moving the champion failed: {exc}; {undone}") from exc
-    return DeployOutcome(target.name if target else "none", endpoint, str(version), previous)
+    return DeployOutput(target.name if target else "none", endpoint, str(version), previous)

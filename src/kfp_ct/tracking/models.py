@@ -1,7 +1,11 @@
 """Saving and loading models in MLflow format: one set of flavour options, one champion loader.
 
-Models are saved with skops (no pickle) and an explicit list of trusted types
-(`kfp_ct.core.estimators.SKOPS_TRUSTED_TYPES`).
+Every model, XGBoost and LightGBM ones included, is a scikit-learn Pipeline saved with MLflow's
+`sklearn` flavour (so `mlflow.pyfunc.load_model` scores raw feature frames), serialized with skops
+(no pickle) and an explicit list of trusted types (`kfp_ct.core.estimators.SKOPS_TRUSTED_TYPES`).
+XGBoost and LightGBM boosters travel inside the skops file in their own model formats. An XGBoost
+classifier is a `kfp_ct.core.boosting.XGBLabelClassifier`, so loading one needs kfp-ct installed
+(the project image and runtime have it).
 """
 
 from __future__ import annotations
@@ -16,24 +20,36 @@ from kfp_ct import lineage
 from kfp_ct.tracking import registry
 
 NUMERIC_SIGNATURE_TYPES = {"double", "float", "long", "integer", "boolean"}
+ESTIMATOR_METADATA = "kfp_ct_estimator"  # MLmodel `metadata` key: the estimator's kfp-ct name
 
 
-def pip_requirements() -> list[str]:
+def estimator_libraries(model: Any) -> list[str]:
+    """The distributions beyond scikit-learn a fitted pipeline's estimator needs (xgboost, lightgbm)."""
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if steps else model
+    mro = [cls.__module__ for cls in type(final).__mro__]
+    return [lib for lib in ("xgboost", "lightgbm") if any(m.split(".")[0] == lib for m in mro)]
+
+
+def pip_requirements(model: Any = None) -> list[str]:
     """The serving requirements of a saved model: the versions this process runs."""
     from importlib.metadata import version
 
-    return [f"{name}=={version(name)}" for name in ("scikit-learn", "pandas", "numpy", "skops")]
+    names = ["scikit-learn", "pandas", "numpy", "skops", *estimator_libraries(model)]
+    return [f"{name}=={version(name)}" for name in names]
 
 
-def flavor_options(features: pd.DataFrame, predictions: Any) -> dict[str, Any]:
+def flavor_options(features: pd.DataFrame, predictions: Any, model: Any = None) -> dict[str, Any]:
     """Keyword arguments shared by `save_model` and `log_model` for a scikit-learn pipeline."""
     from mlflow.models import infer_signature
 
-    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
+    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES, estimator_name
 
+    name = estimator_name(model) if model is not None else None
     return {
         "signature": infer_signature(features, predictions),
-        "pip_requirements": pip_requirements(),
+        "pip_requirements": pip_requirements(model),
+        "metadata": {ESTIMATOR_METADATA: name} if name else None,
         "serialization_format": "skops",
         "skops_trusted_types": SKOPS_TRUSTED_TYPES,
     }
@@ -43,7 +59,7 @@ def save_model(model: Any, model_dir: Path, features: pd.DataFrame, predictions:
     """Save a fitted pipeline to `model_dir` in MLflow format."""
     import mlflow.sklearn
 
-    mlflow.sklearn.save_model(model, str(model_dir), **flavor_options(features, predictions))
+    mlflow.sklearn.save_model(model, str(model_dir), **flavor_options(features, predictions, model))
     return Path(model_dir)
 
 
@@ -52,7 +68,7 @@ def log_model(model: Any, features: pd.DataFrame, predictions: Any) -> str:
     import mlflow.sklearn
 
     info = mlflow.sklearn.log_model(
-        model, name="model", input_example=features.head(3), **flavor_options(features, predictions)
+        model, name="model", input_example=features.head(3), **flavor_options(features, predictions, model)
     )
     return info.model_uri
 
@@ -62,6 +78,15 @@ def load_model(model_dir: Path) -> Any:
     import mlflow.sklearn
 
     return mlflow.sklearn.load_model(str(model_dir))
+
+
+def estimator_of(model_dir: Path) -> str | None:
+    """The estimator name recorded in a saved model's MLmodel file (None for older models)."""
+    from mlflow.models import Model as MlflowModel
+
+    if not (Path(model_dir) / "MLmodel").is_file():
+        return None
+    return (MlflowModel.load(str(model_dir)).metadata or {}).get(ESTIMATOR_METADATA)
 
 
 def model_features(model: Any, fallback: list[str]) -> list[str]:

@@ -307,3 +307,12 @@ def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
     client = mlflow_client()
     for key, value in tags.items():
         client.set_model_version_tag(name, str(version), key, value)
+
+
+def describe_version(name: str, version: str, description: str) -> None:
+    """Set a version's description (the MLflow UI shows it on the version's page)."""
+    client = mlflow_client()
+    retry_call(
+        lambda: client.update_model_version(name, str(version), description=description[:50000]),
+        what="MLflow update_model_version",
+    )

@@ -75,6 +75,45 @@ def log_training(
     return LoggedModel(run.info.run_id, model_uri, experiment_id)
 
 
+def log_child_runs(parent_run_id: str, children: list[dict[str, Any]]) -> list[str]:
+    """Log finished runs (search trials) as children of `parent_run_id`; return their run ids.
+
+    Each child is `{"name", "params", "metrics", "tags", "start_ms", "end_ms", "status"}`
+    (see `kfp_ct.core.search.SearchResult.child_runs`); MLflow shows them nested under the parent.
+    """
+    import mlflow
+    from mlflow.entities import Param
+
+    connect()
+    client = mlflow.MlflowClient()
+    parent = retry_call(lambda: client.get_run(parent_run_id), what="MLflow get_run")
+    ids = []
+    for child in children:
+        tags = {k: str(v)[:5000] for k, v in child.get("tags", {}).items()}
+        tags["mlflow.parentRunId"] = parent_run_id
+        run = retry_call(
+            lambda child=child, tags=tags: client.create_run(
+                parent.info.experiment_id, start_time=child.get("start_ms"), tags=tags,
+                run_name=child.get("name"),
+            ),
+            what="MLflow create_run",
+        )  # fmt: skip
+        run_id = run.info.run_id
+        stamp = child.get("end_ms") or _now_ms()
+        retry_call(
+            lambda run_id=run_id, child=child, stamp=stamp: client.log_batch(
+                run_id,
+                metrics=[_metric(k, v, stamp) for k, v in child.get("metrics", {}).items()],
+                params=[Param(k, str(v)[:500]) for k, v in child.get("params", {}).items()],
+            ),
+            what="MLflow log_batch",
+        )  # fmt: skip
+        client.set_terminated(run_id, status=child.get("status", "FINISHED"), end_time=child.get("end_ms"))
+        ids.append(run_id)
+    log.info("logged %d child runs under %s", len(ids), parent_run_id)
+    return ids
+
+
 def log_to_run(run_id: str, metrics: dict[str, float], files: dict[str, str] | None = None) -> None:
     """Add metrics (and text files, name -> content) to an existing run."""
     import mlflow
@@ -89,12 +128,16 @@ def log_to_run(run_id: str, metrics: dict[str, float], files: dict[str, str] | N
         client.log_text(run_id, text, name)
 
 
-def _metric(key: str, value: float):
+def _now_ms() -> int:
     import time
 
+    return int(time.time() * 1000)
+
+
+def _metric(key: str, value: float, timestamp_ms: int | None = None):
     from mlflow.entities import Metric
 
-    return Metric(key, float(value), int(time.time() * 1000), 0)
+    return Metric(key, float(value), timestamp_ms or _now_ms(), 0)
 
 
 def load_schema(run_id: str) -> Schema:
@@ -116,3 +159,51 @@ def recent_runs(limit: int) -> list:
         output_format="list",
         order_by=["attributes.start_time DESC"],
     )
+
+
+def log_binary(run_id: str, files: dict[str, bytes]) -> None:
+    """Add files (artifact path -> bytes, e.g. `plots/roc_curve.png`) to an existing run, in one call."""
+    if not files:
+        return
+    import mlflow
+
+    connect()
+    client = mlflow.MlflowClient()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in files.items():
+            path = Path(tmp) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        retry_call(lambda: client.log_artifacts(run_id, tmp), what="MLflow log_artifacts")
+
+
+def read_artifact_text(run_id: str, path: str) -> str | None:
+    """The text of a run's artifact, or None when the run has no such file."""
+    import mlflow
+
+    connect()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp)
+        except Exception:  # absent (an older run) or unreadable: the caller goes without
+            return None
+        return Path(local).read_text()
+
+
+def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
+    """(params, metrics, tags) of a run."""
+    import mlflow
+
+    connect()
+    run = retry_call(lambda: mlflow.MlflowClient().get_run(run_id), what="MLflow get_run")
+    return dict(run.data.params), dict(run.data.metrics), dict(run.data.tags)
+
+
+def artifact_uri(run_id: str, path: str = "") -> str:
+    """The URI of a run's artifact (or of its artifact root)."""
+    import mlflow
+
+    connect()
+    run = retry_call(lambda: mlflow.MlflowClient().get_run(run_id), what="MLflow get_run")
+    root = run.info.artifact_uri.rstrip("/")
+    return f"{root}/{path}" if path else root

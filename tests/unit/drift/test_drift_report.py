@@ -97,7 +97,9 @@ def test_wasserstein_and_psi_tests():
     assert same.drifted_features == []
     moved = detect_drift(make_frame(0), make_frame(1, shift=0.3, cat_probs=(0.2, 0.3, 0.5)), config=config)
     by_name = {f.feature: f for f in moved.features}
-    assert by_name["x1"].test == "wasserstein" and by_name["x1"].p_value is None
+    # Wasserstein has a p-value gate now (issue #16): a permutation test, not the distance alone.
+    assert by_name["x1"].test == "wasserstein" and by_name["x1"].drifted
+    assert by_name["x1"].p_value is not None and by_name["x1"].p_value < 0.01
     assert by_name["x1"].effect_size == pytest.approx(0.3, abs=0.05)
     assert by_name["color"].test == "psi" and by_name["color"].drifted
 

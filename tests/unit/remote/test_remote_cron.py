@@ -1,9 +1,9 @@
-"""Six-field KFP cron validation and --param parsing."""
+"""Six-field KFP cron validation."""
 
 import pytest
 
 from kfp_ct.errors import ParameterError
-from kfp_ct.remote import parse_params, validate_cron
+from kfp_ct.remote import validate_cron
 
 
 @pytest.mark.parametrize(
@@ -46,21 +46,3 @@ def test_invalid_expressions_explain_the_format(expr, problem):
     assert problem in message
     assert "six fields: second minute hour day-of-month month day-of-week" in message
     assert "\n" not in message
-
-
-def test_parse_params_decodes_json_values():
-    assert parse_params(["a=1", "b=true", "c=hello", "d=[1, 2]", "e=", "f=x=y", "g=1.5"]) == {
-        "a": 1,
-        "b": True,
-        "c": "hello",
-        "d": [1, 2],
-        "e": "",
-        "f": "x=y",
-        "g": 1.5,
-    }
-
-
-@pytest.mark.parametrize("bad", ["novalue", "=3"])
-def test_parse_params_rejects_pairs_without_key(bad):
-    with pytest.raises(ParameterError, match="expected key=value"):
-        parse_params([bad])

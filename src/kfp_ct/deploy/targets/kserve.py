@@ -26,6 +26,7 @@ _LINEAGE_ALIASES = {
     lineage.PIPELINE_RUN_ID: lineage.K8S_PIPELINE_RUN_ID,
     lineage.DATA_HASH: lineage.K8S_DATA_HASH,
     lineage.DECISION: lineage.K8S_DECISION,
+    lineage.MODEL_CARD: lineage.K8S_MODEL_CARD,
     "mlflow_run_id": lineage.K8S_MLFLOW_RUN_ID,
     "run_id": lineage.K8S_MLFLOW_RUN_ID,
 }
@@ -187,7 +188,14 @@ class KServeTarget:
     def build(self, request: DeployRequest, storage_uri: str) -> dict[str, Any]:
         """The InferenceService this target wants serving `request` (first-deploy form)."""
         cfg = self.config
-        predictor = isvc.predictor_spec(storage_uri, cfg.runtime, cfg.profile, cfg.service_account)
+        estimator = None
+        if request.model_dir is not None:  # GPU profiles: whether the runtime can use the GPU
+            from kfp_ct.tracking.models import estimator_of
+
+            estimator = estimator_of(request.model_dir)
+        predictor = isvc.predictor_spec(
+            storage_uri, cfg.runtime, cfg.profile, cfg.service_account, estimator=estimator
+        )
         return isvc.build_inferenceservice(
             self.isvc_name(request.model_name), cfg.namespace, predictor, cfg.mode,
             lineage_values(request),

@@ -1,0 +1,229 @@
+"""The project's V2 REST routes, mounted in front of KServe's own in the same FastAPI app.
+
+KServe 0.21's V2 handler validates every body with pydantic, converts it twice (pydantic model,
+then `InferRequest`), converts every output list to numpy and back, answers 501 for a version
+route, treats a JSON body without `Content-Type: application/json` as binary, and answers 500
+when its 422 handler meets a bare `Infinity`. These plain Starlette routes do the same job
+once: orjson parses the body (JSON whatever the content type, unless the binary extension's
+`Inference-Header-Content-Length` says otherwise), `check_v2_request` checks its shape, the
+`Deployment` picks the version, and the JSON answer is written straight from the outputs.
+Every answer names the version (`model_version`, header `X-Model-Version`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from kserve.errors import InvalidInput, ModelNotFound, ModelNotReady
+from kserve.metrics import PREDICT_HIST_TIME
+from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse, RequestedOutput
+from prometheus_client import Counter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kfp_ct.errors import PayloadError
+from kfp_ct.serving.protocol import BINARY_HEADER, VERSION_HEADER, check_v2_request
+from kfp_ct.serving.repository import DeploymentRepository, LoadFailed
+from kfp_ct.serving.router import VersionNotLoaded
+
+log = logging.getLogger(__name__)
+JSON = "application/json"
+REQUESTS = Counter(
+    "kfp_ct_requests", "V2 inference requests by model, version and HTTP status", ["model", "version", "code"]
+)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(orjson.dumps({"error": message}), status_code=status, media_type=JSON)
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(
+            f"the body is not valid JSON ({exc}); a binary body needs the {BINARY_HEADER} header"
+        ) from None
+
+
+def decode_v2(body: bytes, headers: Any, model_name: str, version: str | None) -> InferRequest:
+    """A V2 REST body (JSON, or JSON + binary tensors) as a KServe InferRequest."""
+    header = headers.get(BINARY_HEADER)
+    if header is not None:
+        if not header.isdigit() or int(header) > len(body):
+            raise PayloadError(f"{BINARY_HEADER} {header[:20]!r} is not a length within the body")
+        check_v2_request(_loads(body[: int(header)]), binary=True)
+        try:
+            request = InferRequest.from_bytes(body, int(header), model_name)
+        except InvalidInput:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PayloadError(f"binary tensors do not match their description: {exc}") from None
+        request.model_version = version
+        return request
+    obj = _loads(body)
+    check_v2_request(obj)
+    inputs = [
+        InferInput(i["name"], i["shape"], i["datatype"], i["data"], i.get("parameters"))
+        for i in obj["inputs"]
+    ]
+    outputs = obj.get("outputs")
+    return InferRequest(
+        model_name,
+        inputs,
+        request_id=obj.get("id"),
+        parameters=obj.get("parameters"),
+        request_outputs=[RequestedOutput(o["name"], o.get("parameters")) for o in outputs]
+        if outputs
+        else None,
+        model_version=version,
+    )
+
+
+def _wants_binary(request: InferRequest) -> bool:
+    if request.request_outputs:
+        return any(o.binary_data for o in request.request_outputs)
+    return bool(request.use_binary_outputs)
+
+
+def encode_v2(request: InferRequest, model: Any, outputs: list) -> tuple[bytes, dict[str, str]]:
+    """The response body and headers; JSON written directly unless binary outputs were asked."""
+    response_id = request.id or str(uuid.uuid4())
+    headers = {VERSION_HEADER: str(model.version)}
+    if _wants_binary(request):
+        body, json_length = InferResponse(
+            response_id,
+            model.name,
+            outputs,
+            model_version=model.version,
+            use_binary_outputs=request.use_binary_outputs,
+            requested_outputs=request.request_outputs,
+        ).to_rest()
+        if json_length is not None:
+            headers[BINARY_HEADER] = str(json_length)
+            return body, headers
+        return orjson.dumps(body), headers
+    out = []
+    for o in outputs:
+        item = {"name": o.name, "shape": o.shape, "datatype": o.datatype, "data": o.data}
+        if o.parameters:
+            item["parameters"] = o.parameters
+        out.append(item)
+    body = {"id": response_id, "model_name": model.name, "model_version": model.version, "outputs": out}
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), headers
+
+
+class V2Routes:
+    """Inference, metadata and repository routes over a `DeploymentRepository`."""
+
+    def __init__(self, repository: DeploymentRepository) -> None:
+        self.repository = repository
+
+    def routes(self) -> list[Route]:
+        """Starlette routes, to be placed before KServe's own."""
+        return [
+            Route("/v2/models/{model_name}/infer", self.infer, methods=["POST"]),
+            Route("/v2/models/{model_name}/versions/{model_version}/infer", self.infer, methods=["POST"]),
+            Route("/v2/models/{model_name}", self.metadata, methods=["GET"]),
+            Route("/v2/models/{model_name}/versions/{model_version}", self.metadata, methods=["GET"]),
+            Route(
+                "/v2/models/{model_name}/versions/{model_version}/ready", self.version_ready, methods=["GET"]
+            ),
+            Route("/v2/repository/models/{model_name}/load", self.load, methods=["POST"]),
+        ]
+
+    async def infer(self, request: Request) -> Response:
+        """`POST /v2/models/<m>[/versions/<v>]/infer`."""
+        name = request.path_params["model_name"]
+        pinned = request.path_params.get("model_version")
+        version = pinned or "-"
+        try:
+            body = await request.body()
+            model = self.repository.deployment(name).select(pinned)  # no await from here on
+            version = str(model.version)
+            infer_request = decode_v2(body, request.headers, name, pinned)
+            start = time.perf_counter()
+            outputs = model.infer_outputs(infer_request)
+            PREDICT_HIST_TIME.labels(name).observe(time.perf_counter() - start)
+            body, headers = encode_v2(infer_request, model, outputs)
+        except (PayloadError, InvalidInput) as exc:
+            return self._count(name, version, _error(400, str(exc)))
+        except (ModelNotFound, VersionNotLoaded) as exc:
+            return self._count(name, version, _error(404, str(exc)))
+        except ModelNotReady as exc:
+            return self._count(name, version, _error(503, str(exc)))
+        except Exception as exc:
+            log.exception("inference on %s v%s failed", name, version)
+            return self._count(name, version, _error(500, f"{type(exc).__name__}: {exc}"))
+        media = "application/octet-stream" if BINARY_HEADER in headers else JSON
+        return self._count(name, version, Response(body, headers=headers, media_type=media))
+
+    @staticmethod
+    def _count(name: str, version: str, response: Response) -> Response:
+        REQUESTS.labels(name, version, str(response.status_code)).inc()
+        return response
+
+    async def metadata(self, request: Request) -> Response:
+        """`GET /v2/models/<m>[/versions/<v>]`: versions, inputs and outputs."""
+        name = request.path_params["model_name"]
+        try:
+            deployment = self.repository.deployment(name)
+            pinned = request.path_params.get("model_version")
+            table = deployment.table
+            if pinned:
+                model = deployment.select(pinned)
+                versions = [pinned]
+            else:
+                model = deployment._any()
+                versions = sorted(table.versions, key=_version_key)
+        except (ModelNotFound, VersionNotLoaded) as exc:
+            return _error(404, str(exc))
+        body = {
+            "name": name,
+            "versions": versions,
+            "platform": "sklearn",
+            "inputs": [] if model is None else model.get_input_types(),
+            "outputs": [] if model is None else model.get_output_types(),
+            "parameters": {"serving_version": deployment.serving},
+        }
+        return Response(orjson.dumps(body), media_type=JSON)
+
+    async def version_ready(self, request: Request) -> Response:
+        """`GET /v2/models/<m>/versions/<v>/ready`."""
+        name, version = request.path_params["model_name"], request.path_params["model_version"]
+        try:
+            ready = self.repository.deployment(name).select(version).ready
+        except (ModelNotFound, VersionNotLoaded) as exc:
+            return _error(404, str(exc))
+        body = orjson.dumps({"name": name, "version": version, "ready": ready})
+        return Response(body, status_code=200 if ready else 503, media_type=JSON)
+
+    async def load(self, request: Request) -> Response:
+        """`POST /v2/repository/models/<m>/load`: reconcile with the spec; say what is held now."""
+        name = request.path_params["model_name"]
+        loop = asyncio.get_running_loop()
+        try:  # in a thread: the event loop keeps answering with the current table meanwhile
+            deployment = await loop.run_in_executor(None, self.repository.reconcile, name)
+        except ModelNotFound as exc:
+            return _error(404, f"{exc}; write its deployment spec first")
+        except PayloadError as exc:
+            return _error(400, str(exc))
+        except LoadFailed as exc:
+            return _error(500, str(exc))
+        body = {
+            "name": name,
+            "load": True,
+            "versions": sorted(deployment.table.versions, key=_version_key),
+            "serving": deployment.serving,
+        }
+        return Response(orjson.dumps(body), media_type=JSON)
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (1 << 62, version)
