@@ -69,7 +69,13 @@ runs.connect()  # this home's store: a bare MlflowClient() would read ./mlflow.d
 name = "kfp-ct-model"
 s = read_state()
 rows = make_dataset(SynthSpec(rows=5, seed=1)).drop(columns=["label"])
-served = infer_v2(s.endpoint, name, rows).model_version if s else None
+from kfp_ct.errors import ServingError
+try:  # the long-lived server can be up with no version routed yet (a run killed mid-deploy)
+    served = infer_v2(s.endpoint, name, rows).model_version if s else None
+except ServingError as exc:
+    if "HTTP 404" not in str(exc):
+        raise
+    served = None
 client = mlflow.MlflowClient()
 versions = client.search_model_versions(f"name = '{name}'")
 locks = client.search_registered_models(f"name = '{name}.promotion-lock'")
