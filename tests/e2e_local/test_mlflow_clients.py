@@ -7,7 +7,6 @@ enforcement accepts the file exactly as users have it.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from kfp_ct.deploy.targets.local import stop_server
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -85,9 +85,5 @@ def test_mlflow_models_serve_scores_the_raw_csv(default_run, tracking, tmp_path)
         predictions = answer.json()["predictions"]
         assert len(predictions) == 50 and set(predictions) <= {0, 1}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc.pid, timeout_s=30)
         log.close()

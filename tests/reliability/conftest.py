@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from kfp_ct.data.synth import SynthSpec, make_dataset
+from kfp_ct.deploy.targets.local import stop_server
 from kfp_ct.serving.client import wait_ready
 from tests.conftest import free_port
 
@@ -163,11 +164,7 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc.pid, timeout_s=15)
         log.close()
 
 

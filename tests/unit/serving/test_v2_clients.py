@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import tritonclient.http as triton
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
+from kfp_ct.deploy.targets.local import stop_server
 from kfp_ct.serving.client import wait_ready
 from kfp_ct.serving.protocol import VERSION_HEADER, frame_to_v2_request
 from tests.conftest import free_port
@@ -46,12 +46,7 @@ def start(model_dir: Path, *flags: str) -> tuple[subprocess.Popen, str, int]:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    stop_server(proc.pid, timeout_s=30)
 
 
 @pytest.fixture(scope="module")
