@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from kfp_ct.deploy.base import DeployRequest, SmokeTest
-from kfp_ct.deploy.targets.local import LocalTarget, read_state
+from kfp_ct.deploy.targets.local import LocalTarget, choose_ports, read_state, start_server
 from kfp_ct.errors import DeployError
 from kfp_ct.serving.client import infer_v2
 from kfp_ct.serving.protocol import VERSION_HEADER, frame_to_v2_request
@@ -229,3 +229,12 @@ def record_swap():
     yield times
     for what, (seconds, requests) in times.items():
         print(f"{what}: {seconds:.2f} s with {requests} requests under load")
+
+
+def test_a_server_still_starting_is_adopted_once_ready(first, models):
+    """A run killed right after it started the server leaves one still importing; the next adopts it."""
+    LocalTarget().stop()
+    proc, started = start_server(*choose_ports(None))  # recorded at once, not yet listening
+    adopted = LocalTarget().ensure_server()
+    assert adopted.pid == started.pid == proc.pid  # no second server
+    assert httpx.get(f"{adopted.endpoint}/v2/health/ready", trust_env=False).status_code == 200

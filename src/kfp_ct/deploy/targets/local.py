@@ -305,6 +305,23 @@ def stop_server(pid: int, timeout_s: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+def _ready(state: ServerState, timeout_s: float) -> bool:
+    """Whether a recorded live server answers ready within `timeout_s` (it may still be starting).
+
+    A server left by a run killed while it started is adopted once it is ready; one that dies or
+    hangs meanwhile is not.
+    """
+    deadline = time.monotonic() + timeout_s
+    while _alive(state.pid):
+        try:
+            client.wait_ready(state.endpoint, None, min(5.0, max(deadline - time.monotonic(), 0.1)))
+            return True
+        except ServingError:
+            if time.monotonic() >= deadline:
+                return False
+    return False
+
+
 def _tail(path: str, lines: int = 5) -> str:
     try:
         text = Path(path).read_text(errors="replace").strip().splitlines()
@@ -336,7 +353,10 @@ class LocalTarget:
             stop_server(live.pid)
             live = None
         if live is not None:
-            return live
+            if _ready(live, timeout_s):
+                return live
+            log.warning("model server pid %d never became ready; starting a new one", live.pid)
+            stop_server(live.pid)
         recorded = _recorded()
         if recorded is not None and not recorded.stopped:
             _wait_port_released(recorded.port)  # it died: its socket may take a moment to close
