@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_ct import __version__
-from kfp_ct.errors import KfpCtError, ParameterError
+from kfp_ct.errors import ParameterError
 from kfp_ct.remote.connection import calling
 
 
@@ -30,32 +30,14 @@ class UploadResult:
         return asdict(self)
 
 
-def known_pipelines() -> list[str]:
-    """Return the pipeline names ``kfp_ct.pipelines`` provides (empty when it is unavailable)."""
-    try:
-        from kfp_ct import pipelines
-    except ImportError:
-        return []
-    return sorted(getattr(pipelines, "PIPELINES", {}) or {})
-
-
 def compile_named(name: str, out_dir: Path, profile: str | None = None) -> Path:
     """Compile one of the project's pipelines by name into ``out_dir``.
 
     Raises:
         ParameterError: the name is unknown (the message lists the known ones).
-        KfpCtError: ``kfp_ct.pipelines`` offers no ``compile_pipeline``.
     """
-    try:
-        from kfp_ct import pipelines
-    except ImportError as exc:
-        raise KfpCtError(f"cannot import kfp_ct.pipelines ({exc}): reinstall kfp-ct") from exc
-    compile_pipeline = getattr(pipelines, "compile_pipeline", None)
-    known = known_pipelines()
-    if compile_pipeline is None:
-        raise KfpCtError("kfp_ct.pipelines has no compile_pipeline(): pass a compiled file with --package")
-    if known and name not in known:
-        raise ParameterError(f"unknown pipeline {name!r}: use --pipeline with one of {known}")
+    from kfp_ct.pipelines import compile_pipeline
+
     out_dir.mkdir(parents=True, exist_ok=True)
     return Path(compile_pipeline(name, out_dir / f"{name}.yaml", profile=profile))
 

@@ -108,3 +108,13 @@ def test_the_parser_converts_every_kfp_parameter_type():
             parse_params([pair], "p", types)
     with pytest.raises(ParameterError, match="expected a JSON object"):
         parse_params(["d=[1]"], "p", types)
+
+
+def test_compiling_an_unknown_pipeline_names_the_known_ones(tmp_path):
+    from kfp_ct.pipelines import names
+    from kfp_ct.remote import compile_named
+
+    with pytest.raises(ParameterError, match="unknown pipeline 'nope'; choose one of") as info:
+        compile_named("nope", tmp_path)
+    assert all(name in str(info.value) for name in names())
+    assert not list(tmp_path.iterdir())  # nothing compiled
