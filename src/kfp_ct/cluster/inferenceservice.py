@@ -62,7 +62,15 @@ class Runtime:
     note: str
     gpu_estimators: frozenset[str] = frozenset()  # estimators it predicts with on a GPU
     gpu_note: str = "it predicts on the CPU"  # why not, for the others
+    loads: frozenset[str] | None = None  # estimators its image can load; None: every one
 
+
+# What KServe's stock images can unpickle: scikit-learn's own estimators. XGBoost models are a
+# kfp_ct subclass and LightGBM is not installed there, so only the project's runtime serves them.
+SKLEARN_ONLY = frozenset(
+    {"logistic_regression", "ridge", "linear_regression", "decision_tree", "random_forest",
+     "hist_gradient_boosting", "dummy"}
+)  # fmt: skip
 
 RUNTIMES: dict[str, Runtime] = {
     "kfp-ct": Runtime(
@@ -75,11 +83,13 @@ RUNTIMES: dict[str, Runtime] = {
         "kserve-mlserver", "mlflow", "2", "v2",
         "MLServer 1.5 mlflow runtime (v2 only); loading MLflow 3 models is unverified",
         gpu_note="its mlflow runtime predicts on the CPU",
+        loads=SKLEARN_ONLY,
     ),
     "kserve-sklearnserver": Runtime(
         "kserve-sklearnserver", "sklearn", "1", "v2",
         "loads one model.joblib (scikit-learn ~1.5): kfp-ct writes it to a separate prefix",
         gpu_note="scikit-learn predicts on the CPU",
+        loads=SKLEARN_ONLY,
     ),
 }  # fmt: skip
 
@@ -96,6 +106,16 @@ def get_runtime(name: str) -> Runtime:
     if name not in RUNTIMES:
         raise ClusterError(f"unknown serving runtime '{name}'; use one of {', '.join(RUNTIMES)}")
     return RUNTIMES[name]
+
+
+def check_runtime_loads(runtime: str, estimator: str | None) -> None:
+    """Raise, naming the runtime to use, when `runtime`'s image cannot load `estimator`'s model."""
+    rt = get_runtime(runtime)
+    if estimator is not None and rt.loads is not None and estimator not in rt.loads:
+        raise ClusterError(
+            f"runtime '{runtime}' cannot load a '{estimator}' model (its image serves only "
+            f"scikit-learn estimators: {', '.join(sorted(rt.loads))}); deploy it with runtime 'kfp-ct'"
+        )
 
 
 def isvc_name(model_name: str) -> str:
@@ -200,6 +220,7 @@ def predictor_spec(
     if service_account:
         predictor["serviceAccountName"] = service_account
     predictor.update(predictor_fields(profile))
+    check_runtime_loads(runtime, estimator)
     _, why_not = serving_gpus(profile, runtime, estimator)
     if why_not:
         log.warning("%s", why_not)

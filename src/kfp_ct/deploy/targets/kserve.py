@@ -188,13 +188,8 @@ class KServeTarget:
     def build(self, request: DeployRequest, storage_uri: str) -> dict[str, Any]:
         """The InferenceService this target wants serving `request` (first-deploy form)."""
         cfg = self.config
-        estimator = None
-        if request.model_dir is not None:  # GPU profiles: whether the runtime can use the GPU
-            from kfp_ct.tracking.models import estimator_of
-
-            estimator = estimator_of(request.model_dir)
         predictor = isvc.predictor_spec(
-            storage_uri, cfg.runtime, cfg.profile, cfg.service_account, estimator=estimator
+            storage_uri, cfg.runtime, cfg.profile, cfg.service_account, estimator=_estimator(request)
         )
         return isvc.build_inferenceservice(
             self.isvc_name(request.model_name), cfg.namespace, predictor, cfg.mode,
@@ -210,6 +205,7 @@ class KServeTarget:
         cfg = self.config
         if cfg.check_rbac:
             rbac.check_permissions(self.api_client, cfg.namespace)
+        isvc.check_runtime_loads(cfg.runtime, _estimator(request))  # before anything is written
         storage_uri = self.storage_uri(request)
         desired = self.build(request, storage_uri)
         name = desired["metadata"]["name"]
@@ -259,3 +255,12 @@ class KServeTarget:
             return None
         settings = RolloutSettings(service_url_template=self.config.service_url_template)
         return service_url(isvc.predictor_service(found), self.config.namespace, settings)
+
+
+def _estimator(request: DeployRequest) -> str | None:
+    """The estimator of the model being deployed (None without its files): runtime and GPU choices."""
+    if request.model_dir is None:
+        return None
+    from kfp_ct.tracking.models import estimator_of
+
+    return estimator_of(request.model_dir)
