@@ -39,7 +39,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "training": {"rows": (10_000, 100_000, 1_000_000), "repeats": {10_000: 5, 100_000: 3, 1_000_000: 3},
                      "estimators": TRAIN_ESTIMATORS},
         "calibration": calibration.SIZES["full"],
-        "converters": {"rows": 5000, "repeats": 500},
+        "converters": {"rows": 5000, "repeats": 200},
     },
     "tiny": {
         "pipeline": {"rows": 300, "repeats": 1, "with_kfp": False, "deploy": "none"},
