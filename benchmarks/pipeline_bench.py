@@ -52,9 +52,24 @@ def write_data(path: Path, rows: int) -> None:
     write_table(make_dataset(SynthSpec(rows=rows)), path)
 
 
-def kfp_run(data: Path, home: Path, timeout: float) -> dict[str, Any]:
-    """One `kfp-ct run --json` in a fresh home; wall seconds, per-step seconds, the summary."""
+def source_tree(revision: str, into: Path) -> Path:
+    """The `src` folder of git `revision` of this repository, exported under `into` (for PYTHONPATH)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=True, timeout=60
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True, timeout=60)
+    return into / "src"
+
+
+def kfp_run(data: Path, home: Path, timeout: float, src: Path | None = None) -> dict[str, Any]:
+    """One `kfp-ct run --json` in a fresh home; wall seconds, per-step seconds, the summary.
+
+    `src` runs that source tree instead of this one (steps included: they inherit PYTHONPATH).
+    """
     env = {**os.environ, "KFP_CT_HOME": str(home), "KFP_CT_PORT": str(free_port())}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     env.pop("MLFLOW_TRACKING_URI", None)
     cli = [sys.executable, "-c", "from kfp_ct.cli import main; main()"]
     start = time.perf_counter()
@@ -70,26 +85,52 @@ def kfp_run(data: Path, home: Path, timeout: float) -> dict[str, Any]:
     return {"wall_s": wall, "steps_s": step_times(proc.stderr), "decision": result["decision"]}
 
 
-def floor_run(data: Path, home: Path, deploy: str, timeout: float) -> dict[str, Any]:
+def floor_run(data: Path, home: Path, deploy: str, timeout: float, src: Path | None = None) -> dict[str, Any]:
     """One in-process run of the six step functions in a fresh Python and a fresh home."""
     env = {"KFP_CT_HOME": str(home), "KFP_CT_PORT": str(free_port())}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     args = ["benchmarks.pipeline_floor", "--data", str(data), "--work", str(home / "work")]
     result = run_child([*args, "--deploy", deploy], timeout, env)
     wall = result["child_wall_s"] - result["steps_s"].pop("stop_server", 0.0)
     return {"wall_s": wall, "steps_s": result["steps_s"], "decision": result["decision"]}
 
 
-def bench(rows: int, repeats: int, with_kfp: bool, deploy: str = "local") -> dict[str, Any]:
-    """Alternate floor and `kfp-ct run` runs `repeats` times; summarize walls, ratio and steps."""
-    runs: dict[str, list[dict[str, Any]]] = {"floor": [], "kfp": []}
+def bench(
+    rows: int, repeats: int, with_kfp: bool, deploy: str = "local", baseline: str | None = None
+) -> dict[str, Any]:
+    """Alternate floor and `kfp-ct run` runs `repeats` times; summarize walls, ratio and steps.
+
+    `baseline` (a git revision) also runs that revision's code (floor and `kfp-ct run`) in every
+    repeat, interleaved with this one's, under `baseline` in the result: before/after side by side.
+    """
+    trees: dict[str, Path | None] = {"": None}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with tempfile.TemporaryDirectory(prefix="kfp-ct-bench-") as tmp:
+        if baseline:
+            trees["baseline"] = source_tree(baseline, Path(tmp) / "baseline")
         data = Path(tmp) / "data.csv"
         write_data(data, rows)
         for i in range(repeats):
-            runs["floor"].append(floor_run(data, Path(tmp) / f"floor-{i}", deploy, 300))
-            if with_kfp:
-                runs["kfp"].append(kfp_run(data, Path(tmp) / f"kfp-{i}", 600))
+            for label, src in trees.items():
+                done = runs.setdefault(label, {"floor": [], "kfp": []})
+                home = Path(tmp) / f"{label or 'this'}-{i}"
+                done["floor"].append(floor_run(data, home / "floor", deploy, 300, src))
+                if with_kfp:
+                    done["kfp"].append(kfp_run(data, home / "kfp", 600, src))
     out: dict[str, Any] = {"rows": rows, "repeats": repeats, "deploy": deploy}
+    for label, measured in runs.items():
+        part = _summarize(measured)
+        if label:
+            out[label] = {**part, "revision": baseline}
+        else:
+            out.update(part)
+    return out
+
+
+def _summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Walls, per-step seconds and the per-repeat ratio of one code version's runs."""
+    out: dict[str, Any] = {}
     for kind, results in runs.items():
         if not results:
             continue

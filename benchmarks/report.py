@@ -43,9 +43,13 @@ def _machine(m: dict[str, Any], size: str) -> list[str]:
     ]
 
 
+PIPELINE_HEADING = "## 1. Pipeline overhead"
+
+
 def _pipeline(p: dict[str, Any]) -> list[str]:
+    base = p.get("baseline")
     out = [
-        "## 1. Pipeline overhead",
+        PIPELINE_HEADING,
         "",
         f"`kfp-ct run` (kfp.local SubprocessRunner, one Python process per step) vs the same six "
         f"step functions called in one fresh Python process (the floor), both on the default "
@@ -56,34 +60,57 @@ def _pipeline(p: dict[str, Any]) -> list[str]:
         f"{p['loadavg_after'][0]:.2f}.",
         "",
     ]
-    floor, kfp = p["floor"], p.get("kfp")
-    out += ["| | wall s |", "|---|---|", f"| in-process floor | {_s(floor['wall_s'])} |"]
-    if kfp:
-        out += [f"| `kfp-ct run` | {_s(kfp['wall_s'])} |", f"| ratio (per repeat) | {_s(p['ratio'])} |"]
-    out += ["", "| step | floor s | `kfp-ct run` s (task start to task end) |", "|---|---|---|"]
+    if base:
+        out += [
+            f"**Before** is revision `{base['revision']}` (`--baseline`), run in every repeat "
+            "interleaved with this code (**after**), floors included: both sides share the machine's "
+            "load.",
+            "",
+        ]
+    versions = [("before", base), ("after", p)] if base else [("", p)]
+    head = " | ".join(f"{v} {what}".strip() for v, _ in versions for what in ("floor s", "`kfp-ct run` s"))
+    out += [f"| | {head} |", "|---" * (1 + 2 * len(versions)) + "|"]
+    wall = [
+        f"{_s(v['floor']['wall_s'])} | {_s(v['kfp']['wall_s']) if v.get('kfp') else '-'}" for _, v in versions
+    ]
+    out.append(f"| wall | {' | '.join(wall)} |")
     for step in STEPS:
-        f = floor["steps_s"].get(step)
-        k = kfp["steps_s"].get(step) if kfp else None
-        if f is None and k is None:
-            continue
-        out.append(f"| {step} | {_s(f) if f else '-'} | {_s(k) if k else '-'} |")
-    out.append("")
-    if kfp:
+        cells = []
+        for _, v in versions:
+            f = v["floor"]["steps_s"].get(step)
+            k = v["kfp"]["steps_s"].get(step) if v.get("kfp") else None
+            cells += [_s(f) if f else "-", _s(k) if k else "-"]
+        if any(c != "-" for c in cells):
+            out.append(f"| {step} | {' | '.join(cells)} |")
+    if p.get("kfp"):
+        ratios = " | - | ".join(_s(v["ratio"]) for _, v in versions)
+        out.append(f"| ratio `kfp-ct run` / floor (per repeat) | - | {ratios} |")
+    out += [
+        "",
+        "Per step: `kfp-ct run` from kfp.local's `Executing task` to `finished` (process start to exit); "
+        "floor: the step function's call. `kfp-ct run` also starts the local model server while the "
+        "steps before deploy run (`kfp_ct.localrun.ServerWarmup`), so its deploy finds it up.",
+        "",
+    ]
+    if p.get("kfp"):
+        kfp, floor = p["kfp"], p["floor"]
         ratio = p["ratio"]["median"]
         extra = kfp["wall_s"]["median"] - floor["wall_s"]["median"]
-        per_step = extra / 6
         text = (
             f"local CT run <= 1.5x the in-process floor: measured {ratio:.2f}x "
-            f"({kfp['wall_s']['median']:.1f} s vs {floor['wall_s']['median']:.1f} s)."
+            f"({kfp['wall_s']['median']:.1f} s vs {floor['wall_s']['median']:.1f} s)"
         )
+        if base:
+            before_kfp, before_floor = base["kfp"]["wall_s"]["median"], base["floor"]["wall_s"]["median"]
+            text += f"; before: {base['ratio']['median']:.2f}x ({before_kfp:.1f} s vs {before_floor:.1f} s)"
+        text += "."
         if ratio > 1.5:
             text += (
-                f" Gap: {extra:.1f} s, about {per_step:.1f} s per step. Cause: kfp.local runs every "
-                "step as its own Python process (`SubprocessRunner`), so each one pays interpreter "
-                "start, the imports of pandas/scikit-learn/MLflow (and KServe for deploy), a new "
-                "MLflow sqlite connection, and interpreter teardown of that heap; the floor pays them "
-                "once. See docs/performance.md for the measured split and the changes that would "
-                "close it (they sit in files outside this benchmark's scope)."
+                f" Gap: {extra:.1f} s, about {extra / 6:.1f} s per step: each step is its own Python "
+                "process (kfp.local's `SubprocessRunner`, kept so that the local pipeline is the "
+                "cluster's), which imports pandas, scikit-learn and MLflow again (about 3 s per step "
+                "on this machine, `python -X importtime`); the floor imports them once. "
+                "docs/performance.md has the split."
             )
         out += [_goal(ratio <= 1.5, text), ""]
     return out
@@ -450,6 +477,46 @@ def _calibration(c: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+CONVERTERS_HEADING = "## 7. Serving converters: ONNX Runtime and treelite vs the fast path"
+
+
+def _converters(c: dict[str, Any]) -> list[str]:
+    out = [
+        CONVERTERS_HEADING,
+        "",
+        f"`python -m benchmarks.converters_bench` (in `make bench`): every estimator kfp-ct offers, "
+        f"its pipeline trained on {c['rows']:,} synthetic rows (80% train, 20% held out), scored in "
+        f"process on one thread: `pipeline` = scikit-learn's Pipeline on a DataFrame (the reference), "
+        "`fastpath` = `kfp_ct.serving.fastpath` on plain V2 columns (what the server runs), `onnx` = "
+        "the Pipeline converted by skl2onnx (+ onnxmltools for XGBoost/LightGBM) in ONNX Runtime, "
+        "`treelite` = the tree ensemble in treelite's GTIL on the fast path's encoded matrix. "
+        f"Single row: p50 over {c['repeats']} calls; batch: every held-out row in one call. Agreement "
+        "with the reference on the held-out rows: equal labels, max |probability difference| (regression: "
+        "max |value difference|), bit-identical or not. Versions: "
+        + ", ".join(f"{k} {v or 'not installed'}" for k, v in c["versions"].items())
+        + f". Load average after: {c['loadavg_after'][0]:.2f}.",
+        "",
+        "| estimator | task | path | single row p50 ms | batch ms | labels equal | max diff | bit-identical "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in c["cases"]:
+        for path in ("pipeline", "fastpath", "onnx", "treelite"):
+            r = case.get(path, {})
+            prefix = f"| {case['estimator']} | {case['task']} | {path} |"
+            if not r.get("covered"):
+                out.append(f"{prefix} - | - | - | - | - | not covered: {r.get('error', '?')} |")
+                continue
+            diff = r.get("max_proba_diff", r.get("max_abs_diff"))
+            equal = f"{r['labels_equal']:.1%}" if "labels_equal" in r else "-"
+            out.append(
+                f"{prefix} {r['single_row_ms']['p50']:.3f} | {r['batch_ms']['median']:.2f} | {equal} | "
+                f"{'-' if diff is None else f'{diff:.2g}'} | {'yes' if r.get('bit_identical') else 'no'} | "
+                f"{r.get('note', '')} |"
+            )
+    return [*out, ""]
+
+
 def splice(text: str, section: list[str], heading: str = CALIBRATION_HEADING) -> str:
     """`text` (a RESULTS.md) with its `heading` section replaced by `section` (or added)."""
     lines = text.rstrip("\n").split("\n")
@@ -478,6 +545,8 @@ def render(results: dict[str, Any]) -> str:
         lines += _training(results["training"])
     if "calibration" in results:
         lines += _calibration(results["calibration"])
+    if "converters" in results:
+        lines += _converters(results["converters"])
     if "gpu" in results:  # measured by `make bench-gpu` on a GPU machine (benchmarks/gpu_results.json)
         from benchmarks.gpu_train import render_section
 

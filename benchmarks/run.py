@@ -14,10 +14,20 @@ from typing import Any
 
 from benchmarks import calibration, pipeline_bench, serving_bench
 from benchmarks.common import machine, run_child, summary
-from benchmarks.report import SERVING_HEADING, _calibration, _serving, render, splice
+from benchmarks.report import (
+    CONVERTERS_HEADING,
+    PIPELINE_HEADING,
+    SERVING_HEADING,
+    _calibration,
+    _converters,
+    _pipeline,
+    _serving,
+    render,
+    splice,
+)
 
 HERE = Path(__file__).resolve().parent
-NAMES = ("pipeline", "drift", "serving", "training", "calibration")
+NAMES = ("pipeline", "drift", "serving", "training", "calibration", "converters")
 TRAIN_ESTIMATORS = ("hist_gradient_boosting", "xgboost", "lightgbm")
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
@@ -29,6 +39,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "training": {"rows": (10_000, 100_000, 1_000_000), "repeats": {10_000: 5, 100_000: 3, 1_000_000: 3},
                      "estimators": TRAIN_ESTIMATORS},
         "calibration": calibration.SIZES["full"],
+        "converters": {"rows": 5000, "repeats": 200},
     },
     "tiny": {
         "pipeline": {"rows": 300, "repeats": 1, "with_kfp": False, "deploy": "none"},
@@ -37,6 +48,7 @@ SIZES: dict[str, dict[str, Any]] = {
                     "train_rows": 500, "floors": (), "redeploy_rows": None, "cap_s": 2.0},
         "training": {"rows": (2_000,), "repeats": {2_000: 1}, "estimators": TRAIN_ESTIMATORS},
         "calibration": calibration.SIZES["ci"],
+        "converters": {"rows": 600, "repeats": 20, "only": ("hist_gradient_boosting", "dummy")},
     },
 }  # fmt: skip
 
@@ -73,6 +85,16 @@ def run_training(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def run_converters(cfg: dict[str, Any]) -> dict[str, Any]:
+    """ONNX Runtime / treelite vs the fast path, in its own process (`benchmarks.converters_bench`)."""
+    args = ["benchmarks.converters_bench", "--rows", str(cfg["rows"]), "--repeats", str(cfg["repeats"])]
+    for name in cfg.get("only", ()):
+        args += ["--only", name]
+    r = run_child(args, 1200)
+    r.pop("stderr_tail", None)
+    return r
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks and write the results files."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
@@ -81,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE, help="folder for RESULTS.md and results.json")
     parser.add_argument(
         "--merge", action="store_true", help="keep the other benchmarks' figures from results.json in --out"
+    )
+    parser.add_argument(
+        "--baseline", help="pipeline: also run this git revision's code, interleaved (before/after)"
     )
     args = parser.parse_args(argv)
     cfg = SIZES[args.size]
@@ -93,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark {name} ({args.size}) ...", flush=True)
         t0 = time.perf_counter()
         if name == "pipeline":
-            results[name] = pipeline_bench.bench(**cfg[name])
+            results[name] = pipeline_bench.bench(**cfg[name], baseline=args.baseline)
         elif name == "drift":
             results[name] = run_drift(cfg[name])
         elif name == "serving":
             results[name] = serving_bench.bench(**cfg[name])
+        elif name == "converters":
+            results[name] = run_converters(cfg[name])
         elif name == "calibration":
             results[name] = {**calibration.bench(**cfg[name]), "size": args.size, "machine": machine()}
         else:
@@ -121,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         markdown.write_text(splice(markdown.read_text(), _calibration(results["calibration"])))
     elif args.merge and markdown.exists() and args.only == ["serving"]:
         markdown.write_text(splice(markdown.read_text(), _serving(results["serving"]), SERVING_HEADING))
+    elif args.merge and markdown.exists() and args.only == ["pipeline"]:
+        markdown.write_text(splice(markdown.read_text(), _pipeline(results["pipeline"]), PIPELINE_HEADING))
+    elif args.merge and markdown.exists() and args.only == ["converters"]:
+        markdown.write_text(
+            splice(markdown.read_text(), _converters(results["converters"]), CONVERTERS_HEADING)
+        )
     else:
         markdown.write_text(render(results))
     (args.out / "results.partial.json").unlink(missing_ok=True)

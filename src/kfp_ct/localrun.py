@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 import warnings
@@ -233,6 +234,48 @@ class StepClock:
         return out
 
 
+class ServerWarmup:
+    """Start this home's local model server while the steps before deploy run.
+
+    A cold server takes seconds (it imports KServe, scikit-learn and MLflow); deploy would
+    otherwise start it and wait. The deploy step finds it alive (the server lock orders the two).
+    A server started here that serves nothing when the run ends (it failed before deploy, say)
+    is stopped again.
+    """
+
+    def __init__(self, thread: threading.Thread | None) -> None:
+        self.thread = thread
+
+    @classmethod
+    def start(cls) -> ServerWarmup:
+        """Start the server in a thread unless one is alive already."""
+        from kfp_ct.deploy.targets.local import LocalTarget, read_state
+
+        if read_state() is not None:
+            return cls(None)
+
+        def warm() -> None:
+            try:
+                LocalTarget().ensure_server()
+            except Exception as exc:  # deploy starts it (and reports why it cannot) itself
+                log.info("model server warm-up failed: %s", exc)
+
+        thread = threading.Thread(target=warm, name="kfp-ct-server-warmup", daemon=True)
+        thread.start()
+        return cls(thread)
+
+    def finish(self) -> None:
+        """Wait for the warm-up; stop the server it started if that serves nothing."""
+        if self.thread is None:
+            return
+        from kfp_ct.deploy.targets.local import START_TIMEOUT_S, LocalTarget, repository_dir
+        from kfp_ct.serving.spec import spec_names
+
+        self.thread.join(START_TIMEOUT_S)
+        if not spec_names(repository_dir()):
+            LocalTarget().stop()
+
+
 def run_pipeline(
     name: str,
     arguments: dict[str, Any],
@@ -251,10 +294,12 @@ def run_pipeline(
     from kfp_ct.pipelines import get_pipeline
 
     prepare_environment()
+    warm = None
     if arguments.get("deploy_target") == "local":  # KFP_CT_PORT set and taken: fail before training
         from kfp_ct.deploy.targets.local import preflight
 
         preflight()
+        warm = ServerWarmup.start()
     pipeline = get_pipeline(name)
     root = settings.pipeline_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     root.mkdir(parents=True)
@@ -276,6 +321,8 @@ def run_pipeline(
         error = f"step '{found[0]}' failed: {found[1]}" if found else " ".join(str(exc).split())
     finally:
         logger.handlers[:] = saved
+        if warm is not None:
+            warm.finish()
         sink.write(sink.partial and "\n")
         log_path = sink.open(sink.run_id() or root.name)
         sink.close()

@@ -2,6 +2,7 @@
 
 - `KFP_CT_HOME` (default `./.kfp-ct`): MLflow store and artifacts, pipeline root, server state.
 - `MLFLOW_TRACKING_URI` (default `sqlite:///$KFP_CT_HOME/mlflow.db`): tracking and registry store.
+- `XDG_CACHE_HOME` (default `~/.cache`): `kfp-ct/` under it holds what any home can reuse.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def artifact_root() -> Path:
 def pipeline_root() -> Path:
     """Where kfp.local writes task outputs."""
     return home() / "pipeline-root"
+
+
+def cache_dir() -> Path:
+    """Per-user files shared by every home (e.g. an empty MLflow store per MLflow version)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kfp-ct"
 
 
 def server_dir() -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.pipeline_bench import step_times
-from benchmarks.report import render
+from benchmarks.report import CONVERTERS_HEADING, _converters, _pipeline, render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +22,55 @@ def test_step_times_parse_kfp_local_log() -> None:
         "23:08:08.363 - INFO - Task \x1b[96m'validate'\x1b[0m finished with status SUCCESS\n"
     )
     assert step_times(log) == {"validate": pytest.approx(5.972)}
+
+
+def _stat(value: float) -> dict[str, float]:
+    return {"median": value, "min": value, "max": value, "n": 1}
+
+
+def test_pipeline_section_shows_before_and_after() -> None:
+    def version(floor: float, kfp: float) -> dict:
+        return {
+            "floor": {"wall_s": _stat(floor), "steps_s": {"train": _stat(1.0)}},
+            "kfp": {"wall_s": _stat(kfp), "steps_s": {"train": _stat(2.0)}},
+            "ratio": _stat(kfp / floor),
+        }
+
+    section = _pipeline(
+        {"rows": 5000, "repeats": 1, "deploy": "local", "loadavg_after": [1.0, 1.0, 1.0], **version(10, 14)}
+        | {"baseline": {**version(20, 50), "revision": "abc123"}}
+    )
+    text = "\n".join(section)
+    assert "before floor s | before `kfp-ct run` s | after floor s | after `kfp-ct run` s" in text
+    assert "| ratio `kfp-ct run` / floor (per repeat) | - | 2.50 [2.50-2.50] | - | 1.40 [1.40-1.40] |" in text
+    assert "**MET**" in text and "before: 2.50x" in text
+
+
+def test_converters_section_lists_coverage() -> None:
+    covered = {
+        "covered": True, "note": "", "single_row_ms": {**_stat(0.1), "p50": 0.1}, "batch_ms": _stat(1.0),
+        "labels_equal": 1.0, "max_proba_diff": 0.0, "bit_identical": True,
+    }  # fmt: skip
+    section = _converters(
+        {
+            "rows": 600,
+            "repeats": 20,
+            "versions": {"skl2onnx": None},
+            "loadavg_after": [1.0, 1.0, 1.0],
+            "cases": [
+                {
+                    "estimator": "dummy",
+                    "task": "binary",
+                    "pipeline": covered,
+                    "fastpath": covered,
+                    "onnx": {"covered": False, "error": "not installed: skl2onnx"},
+                }
+            ],
+        }
+    )
+    assert section[0] == CONVERTERS_HEADING
+    assert "| dummy | binary | onnx | - | - | - | - | - | not covered: not installed: skl2onnx |" in section
+    assert "| dummy | binary | fastpath | 0.100 | 1.00 | 100.0% | 0 | yes |  |" in section
 
 
 @pytest.mark.slow
@@ -36,9 +85,9 @@ def test_tiny_benchmark_writes_results(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert {"pipeline", "drift", "serving", "training", "machine"} <= set(results)
+    assert {"pipeline", "drift", "serving", "training", "converters", "machine"} <= set(results)
     assert results["serving"]["fast_path_identical"] is True
     text = (tmp_path / "RESULTS.md").read_text()
-    for heading in ("## 1. Pipeline", "## 2. Drift", "## 3. Serving", "## 4. Training"):
+    for heading in ("## 1. Pipeline", "## 2. Drift", "## 3. Serving", "## 4. Training", CONVERTERS_HEADING):
         assert heading in text
     assert render(results) == text

@@ -125,7 +125,7 @@ def test_smoke_test_fails(live, good, record, monkeypatch):
     before = snapshot(x)
     version = good
     wrong = SmokeTest(x.head(20), ["no-such-class"] * 20)
-    monkeypatch.setattr(deploy_step, "smoke_test", lambda model_dir, test_path: wrong)
+    monkeypatch.setattr(deploy_step, "smoke_test", lambda *args, **kwargs: wrong)
     with pytest.raises(DeployError) as info:
         deploy(tmp, version, GOOD_SEED, before["aliases"]["champion"])
     message = str(info.value)

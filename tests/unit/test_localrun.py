@@ -61,3 +61,23 @@ def test_the_display_prints_one_line_per_step_and_no_runner_output(tmp_path):
     assert "Traceback" not in out.getvalue() and "KFP Executor" not in out.getvalue()
     records = clock.records(failed=True)
     assert [(r["name"], r["status"]) for r in records] == [("validate", "succeeded"), ("train", "failed")]
+
+
+def test_the_server_warmup_starts_a_server_and_stops_it_if_it_serves_nothing(tmp_path, monkeypatch):
+    from kfp_ct.deploy.targets import local
+    from kfp_ct.localrun import ServerWarmup
+    from kfp_ct.serving import spec
+
+    monkeypatch.setenv("KFP_CT_HOME", str(tmp_path))
+    calls: list[str] = []
+    monkeypatch.setattr(local.LocalTarget, "ensure_server", lambda self, *a: calls.append("start"))
+    monkeypatch.setattr(local.LocalTarget, "stop", lambda self, *a: calls.append("stop"))
+    monkeypatch.setattr(local, "read_state", lambda: None)
+    ServerWarmup.start().finish()  # nothing was deployed: the server it started goes again
+    assert calls == ["start", "stop"]
+    monkeypatch.setattr(spec, "spec_names", lambda root: ["kfp-ct-model"])
+    ServerWarmup.start().finish()  # a model is served: it stays
+    assert calls == ["start", "stop", "start"]
+    monkeypatch.setattr(local, "read_state", lambda: object())
+    ServerWarmup.start().finish()  # one is alive already: nothing to do
+    assert calls == ["start", "stop", "start"]

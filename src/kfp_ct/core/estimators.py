@@ -26,6 +26,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from kfp_ct.core.skops_types import SKOPS_TRUSTED_TYPES as SKOPS_TRUSTED_TYPES  # re-exported
 from kfp_ct.core.tasks import REGRESSION
 from kfp_ct.errors import ParameterError
 from kfp_ct.params import json_object
@@ -77,26 +78,6 @@ MAX_NATIVE_CATEGORIES = 255  # HistGradientBoosting's limit (max_bins); XGBoost/
 RESERVED_PARAMS = frozenset(
     {"device", "feature_types", "enable_categorical", "categorical_features", "categorical_column"}
 )
-
-# Types a saved pipeline may contain beyond skops' own safe list. Reviewed: they come from
-# scikit-learn/numpy/XGBoost/LightGBM and kfp-ct, and are loaded only from this project's
-# registry (docs/security.md). XGBoost and LightGBM boosters are stored as their own model
-# format (bytes / text) inside the skops file, not as pickles.
-SKOPS_TRUSTED_TYPES = [
-    "numpy.dtype",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    # HistGradientBoosting with categorical features keeps partial(check_array, ...) inside
-    "functools.partial",
-    "sklearn.utils.validation.check_array",
-    "sklearn.tree._tree.Tree",
-    "collections.OrderedDict",
-    "xgboost.core.Booster",
-    "xgboost.sklearn.XGBRegressor",
-    "kfp_ct.core.boosting.XGBLabelClassifier",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-]
 
 
 # Estimator class name -> its name here (to say which estimator a fitted pipeline holds).

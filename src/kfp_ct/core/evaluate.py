@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,7 @@ class Evaluation:
     classes: list[str] | None = None
     roc: dict[str, list[float]] | None = None  # fpr, tpr, thresholds (binary)
     per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    scored: metrics.Scored | None = field(default=None, repr=False)  # the predictions behind it all
 
     def to_markdown(self) -> str:
         """A report for the Kubeflow UI and MLflow."""
@@ -47,26 +50,42 @@ class Evaluation:
 
 
 def predict_latency_ms(model, frame: pd.DataFrame, repeats: int = 200) -> dict[str, float]:
-    """p50/p99 of single-row `predict` calls on rows of `frame`, in milliseconds.
+    """p50/p99 of single-row `Pipeline.predict` calls on rows of `frame`, in milliseconds."""
+    rows = [frame.iloc[[i % len(frame)]] for i in range(min(repeats, max(len(frame), 1)) or 1)]
+    return call_latency_ms(model.predict, rows)
+
+
+def call_latency_ms(call: Callable[[Any], Any], inputs: Sequence[Any]) -> dict[str, float]:
+    """p50/p99 in milliseconds of `call(x)` for each of `inputs` (after one warm-up call).
 
     Measured single-threaded, as the model server scores small requests: OpenMP threads cost
     more than one row's work, and on a busy machine their spin-waits inflate the figure tenfold.
     """
-    from threadpoolctl import ThreadpoolController
+    from kfp_ct.core.device import cpu_threads
 
-    rows = [frame.iloc[[i % len(frame)]] for i in range(min(repeats, max(len(frame), 1)) or 1)]
     times = []
-    with ThreadpoolController().limit(limits=1):
-        model.predict(rows[0])  # warm-up
-        for row in rows:
+    with cpu_threads(1):
+        call(inputs[0])  # warm-up
+        for item in inputs:
             start = time.perf_counter()
-            model.predict(row)
+            call(item)
             times.append((time.perf_counter() - start) * 1000)
     return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99))}
 
 
-def evaluate_model(model, test: pd.DataFrame, features: list[str], label: str, task: str) -> Evaluation:
-    """Score `model` on `test` and collect metrics, curves and latency."""
+def evaluate_model(
+    model,
+    test: pd.DataFrame,
+    features: list[str],
+    label: str,
+    task: str,
+    latency_ms: dict[str, float] | None = None,
+) -> Evaluation:
+    """Score `model` on `test` and collect metrics, curves and latency.
+
+    `latency_ms` is the caller's measurement (e.g. on the server's own path); None measures
+    single-row `Pipeline.predict` calls.
+    """
     x, y = test[features], test[label].to_numpy()
     scored = metrics.score(model, x, y)
     result = Evaluation(
@@ -75,7 +94,8 @@ def evaluate_model(model, test: pd.DataFrame, features: list[str], label: str, t
         # behind a recorded value to know its sampling error.
         metrics={**metrics.compute_all(task, scored), metrics.ROWS: float(len(test))},
         rows=len(test),
-        latency_ms=predict_latency_ms(model, x),
+        latency_ms=latency_ms if latency_ms is not None else predict_latency_ms(model, x),
+        scored=scored,
     )
     if is_classification(task):
         classes = list(scored.classes)

@@ -80,12 +80,15 @@ def default_primary(task: str) -> str:
 
 
 def score(model, frame, y_true) -> Scored:
-    """Predict (and predict_proba for classifiers) on `frame`."""
-    y_pred = np.asarray(model.predict(frame))
+    """Predict (and predict_proba for classifiers) on `frame` (one OpenMP thread for small frames)."""
+    from kfp_ct.core.device import cpu_threads
+
     proba = classes = None
-    if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(frame), dtype="float64")
-        classes = np.asarray(model.classes_)
+    with cpu_threads(len(frame)):
+        y_pred = np.asarray(model.predict(frame))
+        if hasattr(model, "predict_proba"):
+            proba = np.asarray(model.predict_proba(frame), dtype="float64")
+            classes = np.asarray(model.classes_)
     return Scored(np.asarray(y_true), y_pred, proba, classes)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from kfp_ct.core.device import DeviceChoice, resolve_device
+from kfp_ct.core.device import DeviceChoice, cpu_threads, resolve_device
 from kfp_ct.core.estimators import GPU_ESTIMATORS, build_estimator, build_pipeline
 from kfp_ct.core.schema import NUMERIC, Schema
 
@@ -96,17 +96,18 @@ def train_model(
     features = numeric + categorical
     x, y = train[features], train[schema.label]
     outcome = None
-    if search is not None:
-        from kfp_ct.core.search import run_search
+    with cpu_threads(len(train)):  # small fits: OpenMP threads cost more than they share
+        if search is not None:
+            from kfp_ct.core.search import run_search
 
-        outcome = run_search(make, x, y, schema.task, search, estimator, params, seed)
-        params = outcome.best_params
-        model = make(params)
-    log.info("training %s on %d rows, %d features", estimator, len(train), len(features))
-    start = time.perf_counter()
-    model.fit(x, y)
-    _after_fit(model)
-    seconds = time.perf_counter() - start
+            outcome = run_search(make, x, y, schema.task, search, estimator, params, seed)
+            params = outcome.best_params
+            model = make(params)
+        log.info("training %s on %d rows, %d features", estimator, len(train), len(features))
+        start = time.perf_counter()
+        model.fit(x, y)
+        _after_fit(model)
+        seconds = time.perf_counter() - start
     log.info("trained in %.2f s", seconds)
     if outcome is not None:
         outcome.refit_seconds = seconds

@@ -61,6 +61,39 @@ class CompiledPipeline:
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
             return None
 
+    def run(
+        self, matrix: np.ndarray, predict: bool = True, proba: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(labels or values, probabilities) of an encoded matrix, each only when asked for.
+
+        One `predict_proba` call gives both for the classifiers that predict by its argmax.
+        """
+        estimator = self.estimator
+        classifier = hasattr(estimator, "predict_proba")
+        probabilities = None
+        if classifier and (proba or (predict and self.proba_gives_predict)):
+            probabilities = np.asarray(estimator.predict_proba(matrix), dtype="float64")
+        predictions = None
+        if predict and probabilities is not None and self.proba_gives_predict:
+            predictions = np.asarray(estimator.classes_).take(np.argmax(probabilities, axis=1))
+        elif predict:
+            predictions = np.asarray(estimator.predict(matrix))
+        return predictions, probabilities if proba else None
+
+    def answer(self, columns: Mapping[str, Sequence[Any]], rows: int) -> tuple[Any, Any] | None:
+        """What the server computes for a plain V2 request (`plain_columns`): encode, then `run`.
+
+        None when a number is not finite (the server then takes the DataFrame path).
+        """
+        matrix = self.encode(columns, rows)
+        return None if matrix is None else self.run(matrix)
+
+    def requests(self, frame: Any, n: int) -> list[dict[str, list]]:
+        """`n` single-row requests cycling over the rows of DataFrame `frame`, as plain columns."""
+        names = [*self.numeric, *self.categorical]
+        records = frame[names].head(n).to_dict("records")
+        return [{name: [records[i % len(records)][name]] for name in names} for i in range(n)]
+
     def encode(self, columns: Mapping[str, Sequence[Any]], rows: int) -> np.ndarray | None:
         """The preprocessed matrix of plainly typed columns (numbers, strings), `rows` long.
 

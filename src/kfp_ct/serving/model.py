@@ -241,24 +241,11 @@ class SklearnMlflowModel(Model):
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         compiled = self.compiled
         assert compiled is not None
-        estimator = compiled.estimator
         try:
             with _Threads.for_rows(len(matrix)):
-                need_proba = self.classes is not None and (
-                    PROBA_OUTPUT in want or compiled.proba_gives_predict
-                )
-                proba = estimator.predict_proba(matrix) if need_proba else None
-                if PREDICT_OUTPUT not in want:
-                    predictions = None
-                elif proba is not None and compiled.proba_gives_predict:
-                    predictions = np.asarray(estimator.classes_).take(np.argmax(proba, axis=1))
-                else:
-                    predictions = np.asarray(estimator.predict(matrix))
+                return compiled.run(matrix, PREDICT_OUTPUT in want, PROBA_OUTPUT in want)
         except (ValueError, TypeError) as exc:
             raise InvalidInput(f"the model could not score these rows: {exc}") from None
-        if PROBA_OUTPUT not in want:
-            proba = None
-        return predictions, None if proba is None else np.asarray(proba, dtype="float64")
 
     def _fast_matrix(self, request: InferRequest) -> np.ndarray | None:
         """The preprocessed rows of a plain V2 request; None sends it the generic way."""

@@ -65,16 +65,23 @@ class ComparePaths:
     report: Path
 
 
+SMOKE_ROWS = 20  # held-out rows deploy sends to the new version
+
+
 @dataclass
 class CompareOutput:
-    """The decision and the champion it was made against."""
+    """The decision, the champion it was made against, and deploy's smoke expectations."""
 
     decision: Decision
     champion_version: str = ""
+    # The challenger's own predictions of the first SMOKE_ROWS held-out rows and its input
+    # columns, so deploy can check the served answers without loading the model itself.
+    smoke: dict[str, list] = field(default_factory=dict)  # features, expected
 
     def to_json(self) -> str:
         """The decision record passed to register and deploy."""
-        return json.dumps({**self.decision.to_dict(), "champion_version": self.champion_version})
+        record = {**self.decision.to_dict(), "champion_version": self.champion_version}
+        return json.dumps({**record, "smoke": self.smoke} if self.smoke else record)
 
     @staticmethod
     def read(path: Path) -> dict:
@@ -114,7 +121,8 @@ def run(params: CompareParams, paths: ComparePaths) -> CompareOutput:
     version = champion_ref.version if champion_ref else None
     decision = decide(schema.task, chal_scored, champ_scored, policy, version, error)
     log.info("decision: %s (%s)", decision.decision, "; ".join(decision.reasons))
-    out = CompareOutput(decision, version or "")
+    expected = [v.item() if hasattr(v, "item") else v for v in chal_scored.y_pred[:SMOKE_ROWS]]
+    out = CompareOutput(decision, version or "", {"features": features, "expected": expected})
     Path(paths.report).write_text(decision.to_markdown())
     Path(paths.decision_record).write_text(out.to_json())
     return out

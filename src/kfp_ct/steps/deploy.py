@@ -56,13 +56,22 @@ class DeployOutput:
     previous_champion: str | None
 
 
-def smoke_test(model_dir: Path, test_path: Path, rows: int = 20) -> SmokeTest:
-    """Smoke rows from held-out data with the offline model's predictions as the expectation."""
-    model = models.load_model(model_dir)
-    features = list(model.feature_names_in_)
-    sample = pd.read_parquet(test_path)[features].head(rows).reset_index(drop=True)
-    expected = [v.item() if hasattr(v, "item") else v for v in model.predict(sample)]
-    return SmokeTest(sample, expected)
+def smoke_test(model_dir: Path, test_path: Path, rows: int = 20, record: Path | None = None) -> SmokeTest:
+    """Smoke rows from held-out data with the offline model's predictions as the expectation.
+
+    The expectations come from compare's decision `record` when it carries them (compare
+    already predicted those rows with this model), else from loading the model here.
+    """
+    smoke = CompareOutput.read(record).get("smoke") if record is not None else None
+    if smoke and len(smoke.get("expected", ())) >= rows:
+        features, expected = list(smoke["features"]), list(smoke["expected"][:rows])
+    else:
+        model = models.load_model(model_dir)
+        features, expected = list(model.feature_names_in_), None
+    sample = pd.read_parquet(test_path, columns=features).head(rows).reset_index(drop=True)
+    if expected is None:
+        expected = [v.item() if hasattr(v, "item") else v for v in model.predict(sample)]
+    return SmokeTest(sample, expected[: len(sample)])
 
 
 def check_trusted(model_dir) -> None:
@@ -73,7 +82,7 @@ def check_trusted(model_dir) -> None:
     """
     import yaml
 
-    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
+    from kfp_ct.core.skops_types import SKOPS_TRUSTED_TYPES
 
     try:
         flavor = (yaml.safe_load((Path(model_dir) / "MLmodel").read_text()) or {})["flavors"]["sklearn"]
@@ -151,7 +160,8 @@ def run(params: DeployParams, paths: DeployPaths) -> DeployOutput:
     expected_champion = CompareOutput.read_champion(paths.decision_record)
     request = None
     if target is not None:
-        request = _request(name, version, smoke_test(paths.model, paths.test_set), timeout_s)
+        smoke = smoke_test(paths.model, paths.test_set, record=paths.decision_record)
+        request = _request(name, version, smoke, timeout_s)
     ttl = 2 * timeout_s + 300.0  # a deploy plus a roll back, with room to spare
     with registry.promotion_lock(name, ttl_s=ttl, wait_s=ttl):
         current = registry.aliases(name).get(lineage.CHAMPION)

@@ -72,6 +72,26 @@ def read_evaluation(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     return data, images
 
 
+def serving_latency_ms(model: Any, frame: pd.DataFrame, repeats: int = 200) -> dict[str, float] | None:
+    """p50/p99 of single-row predictions on the path the model server takes for them.
+
+    That is the compiled fast path (`kfp_ct.serving.fastpath`) for a pipeline it covers, with
+    the DataFrame path for a row it does not take (a missing value); None for any other
+    pipeline (`evaluate_model` then times `Pipeline.predict`).
+    """
+    from kfp_ct.core.evaluate import call_latency_ms
+    from kfp_ct.serving.fastpath import CompiledPipeline
+
+    compiled = CompiledPipeline.compile(model)
+    if compiled is None or frame.empty:
+        return None
+
+    def call(columns: dict[str, list]) -> Any:
+        return compiled.answer(columns, 1) or model.predict(pd.DataFrame(columns))
+
+    return call_latency_ms(call, compiled.requests(frame, repeats))
+
+
 def run(params: EvaluateParams, paths: EvaluatePaths) -> EvaluateOutput:
     """Evaluate on the held-out split, write the report and add both to the training run."""
     from kfp_ct.core import metrics
@@ -82,12 +102,13 @@ def run(params: EvaluateParams, paths: EvaluatePaths) -> EvaluateOutput:
     test = pd.read_parquet(paths.test_set)
     model = models.load_model(paths.model)
     features = models.model_features(model, schema.feature_columns(test))
-    evaluation = evaluate_model(model, test, features, schema.label, schema.task)
+    latency = serving_latency_ms(model, test[features])
+    evaluation = evaluate_model(model, test, features, schema.label, schema.task, latency)
     report = evaluation.to_markdown()
     Path(paths.report).write_text(report)
     logged = {f"test_{k}": v for k, v in evaluation.metrics.items()}
     logged |= {f"latency_{k}_ms": v for k, v in evaluation.latency_ms.items()}
-    scored = metrics.score(model, test[features], test[schema.label])
+    scored = evaluation.scored or metrics.score(model, test[features], test[schema.label])
     diagnostics = diagnose(schema.task, scored, params.n_resamples)
     diagnostics["metrics"] = evaluation.metrics  # the recorded values (n_rows included)
     diagnostics["latency_ms"] = evaluation.latency_ms

@@ -99,5 +99,5 @@ def run(params: TrainParams, paths: TrainPaths) -> TrainOutput:
     logged = runs.log_training(result.model, example, scored.y_pred, schema, run_params, train_metrics, tags)
     if result.search is not None:
         runs.log_child_runs(logged.run_id, result.search.child_runs())
-    models.save_model(result.model, paths.model, example, scored.y_pred)
+    models.copy_logged_model(logged.model_uri, paths.model)  # the logged files, not a second save
     return TrainOutput(logged.run_id, logged.model_uri, train_metrics, result.fit_seconds)

@@ -10,6 +10,7 @@ classifier is a `kfp_ct.core.boosting.XGBLabelClassifier`, so loading one needs 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,13 @@ def download_artifact(uri: str, dst: Path | None = None) -> Path:
     import mlflow.artifacts
 
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst) if dst else None))
+
+
+def copy_logged_model(model_uri: str, model_dir: Path) -> Path:
+    """Copy the files of a logged model (`models:/m-<id>`) to `model_dir`: no second serialization."""
+    with tempfile.TemporaryDirectory(prefix="kfp-ct-model-") as scratch:
+        shutil.copytree(download_artifact(model_uri, Path(scratch)), model_dir, dirs_exist_ok=True)
+    return Path(model_dir)
 
 
 def load_version(ref: registry.VersionRef) -> Any:

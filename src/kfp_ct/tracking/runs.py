@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
+import sqlite3
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,7 @@ def connect(experiment: str = settings.DEFAULT_EXPERIMENT) -> str:
     uri = settings.tracking_uri()
     mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        seed_sqlite_store(Path(uri.removeprefix("sqlite:///")))
 
     def ensure() -> str:
         found = mlflow.get_experiment_by_name(experiment)
@@ -48,6 +53,53 @@ def connect(experiment: str = settings.DEFAULT_EXPERIMENT) -> str:
     experiment_id = retry_call(ensure, what=f"MLflow at {uri}")
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def seed_sqlite_store(db: Path) -> None:
+    """Start a new sqlite store as a copy of an empty, migrated one (made once per MLflow version).
+
+    MLflow builds a new sqlite file by running every alembic migration (about 2.5 s); a copy
+    takes milliseconds. The template holds the schema only: its experiments are deleted, so MLflow
+    creates `Default` on first open exactly as for a new file. The copy appears atomically
+    (`os.link` never replaces a file), so racing processes keep whichever store came first. Any
+    failure (no writable cache, say) leaves MLflow to create the store itself.
+    """
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if db.exists():
+        return
+    try:
+        template = _sqlite_template()
+        scratch = db.with_name(f".{db.name}.{uuid.uuid4().hex}")
+        shutil.copyfile(template, scratch)
+        try:
+            os.link(scratch, db)
+        except FileExistsError:
+            pass
+        finally:
+            scratch.unlink(missing_ok=True)
+    except (OSError, sqlite3.Error) as exc:
+        log.debug("no template for %s (%s); MLflow creates the store", db, exc)
+
+
+def _sqlite_template() -> Path:
+    """The cached empty store of this MLflow version, created on first use."""
+    from importlib.metadata import version
+
+    template = settings.cache_dir() / f"mlflow-{version('mlflow')}-empty.db"
+    if template.is_file():
+        return template
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=template.parent) as tmp:
+        fresh = Path(tmp) / "mlflow.db"
+        store = SqlAlchemyStore(f"sqlite:///{fresh}", Path(tmp).as_uri())
+        store.engine.dispose()
+        with contextlib.closing(sqlite3.connect(fresh)) as conn, conn:
+            conn.execute("DELETE FROM experiment_tags")
+            conn.execute("DELETE FROM experiments")
+        os.replace(fresh, template)
+    return template
 
 
 def log_training(

@@ -71,3 +71,19 @@ def test_params_from_kfp_parse_guardrails_into_the_policy():
     assert policy.guardrails == {"accuracy": 0.02} and policy.alpha == 0.1 and policy.n_bootstrap == 1000
     with pytest.raises(ParameterError, match=r"guardrails \(metric -> tolerance\): not valid JSON"):
         CompareParams.from_kfp(guardrails="{accuracy: 1}")
+
+
+def test_the_record_carries_the_smoke_expectations_deploy_uses(trained, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from kfp_ct.tracking import models
+
+    run(CompareParams(model_name="unit-compare-smoke", n_bootstrap=200), paths(trained, tmp_path))
+    smoke = CompareOutput.read(tmp_path / "decision.json")["smoke"]
+    model = models.load_model(trained.model)
+    rows = pd.read_parquet(trained.test_set)[smoke["features"]].head(20)
+    assert smoke["features"] == list(model.feature_names_in_)
+    assert smoke["expected"] == [v.item() for v in model.predict(rows)]
+    monkeypatch.setattr(models, "load_model", lambda *_: pytest.fail("deploy loaded the model"))
+    test = deploy.smoke_test(trained.model, trained.test_set, record=tmp_path / "decision.json")
+    assert test.expected == smoke["expected"] and test.features.equals(rows.reset_index(drop=True))
