@@ -5,7 +5,8 @@
 (not 500) when request validation meets a non-finite number, and adds KServe's timing
 middleware and uvicorn's access log only when asked. With `--workers N`, KServe pickles this
 REST server with the repository and its models into each worker process (spawn), where
-`run` sets the process up the same way.
+`run` sets the process up the same way. Each process records its traffic
+(`kfp_ct.capture.recorder`) and writes what it queued before it exits.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from kserve.protocol.rest.server import RESTServer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kfp_ct.capture import recorder as capture
 from kfp_ct.serving.model import serve_single_threaded
 from kfp_ct.serving.repository import DeploymentRepository
 from kfp_ct.serving.rest import V2Routes
@@ -98,9 +100,10 @@ class ProjectRESTServer(RESTServer):
         self.prepare_process()
 
     def prepare_process(self) -> None:
-        """Per-process setup: logging, single-threaded numerics, the spec watcher, the access log."""
+        """Per-process setup: logging, single-threaded numerics, capture, the spec watcher, the access log."""
         configure_logging()
         serve_single_threaded()
+        capture.install()
         self.repository.start_watching()
         if not self.access_log:  # uvicorn logs a request when its access logger has a handler
             access = logging.getLogger("uvicorn.access")
@@ -200,4 +203,7 @@ class ProjectModelServer(ModelServer):
         rest.prepare_process()  # this process answers gRPC (and REST with one worker)
         self.setup_event_loop()
         self.register_signal_handler()
-        asyncio.run(self._serve())
+        try:
+            asyncio.run(self._serve())
+        finally:  # SIGTERM ends the servers (in-flight requests answered): then write what was captured
+            capture.shutdown()
