@@ -43,6 +43,7 @@ META_COLUMNS = (REQUEST_ID, ROW, TIME, MODEL, VERSION, PROTOCOL, STATUS, LATENCY
                 PROBABILITIES, CLASSES, ERROR)  # fmt: skip
 LABEL = "label"
 RECEIVED_AT = "received_at"
+SMOKE_ID_PREFIX = "kfp-ct-smoke-"  # deploy smoke tests: captured, but not monitored as traffic
 FEEDBACK_DIR = "feedback"
 WINDOWS_DIR = "windows"
 
@@ -110,17 +111,24 @@ def _hour_of(path: str) -> datetime | None:
         return None
 
 
-def _read(filesystem_: Any, paths: Iterable[str]) -> pd.DataFrame:
-    tables = [pq.read_table(p, filesystem=filesystem_) for p in paths]
+def _read(filesystem_: Any, paths: Iterable[str], columns: list[str] | None = None) -> pd.DataFrame:
+    tables = [pq.read_table(p, filesystem=filesystem_, columns=columns) for p in paths]
     if not tables:
         return pd.DataFrame()
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
 
 def read_capture(
-    uri: str, model: str, since: datetime | None = None, until: datetime | None = None
+    uri: str,
+    model: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    columns: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Captured rows of `model` with `since < ts <= until` (files of other hours are not opened)."""
+    """Captured rows of `model` with `since < ts <= until` (files of other hours are not opened).
+
+    `columns` reads only those (plus the time, request id and row, which order the rows).
+    """
     filesystem_, base = filesystem(uri)
     paths = []
     for f in _files(filesystem_, posixpath.join(base, model)):
@@ -132,7 +140,9 @@ def read_capture(
         if until is not None and hour > until:
             continue
         paths.append(f.path)
-    frame = _read(filesystem_, sorted(paths))
+    if columns is not None:
+        columns = list(dict.fromkeys([TIME, REQUEST_ID, ROW, *columns]))
+    frame = _read(filesystem_, sorted(paths), columns)
     if frame.empty:
         return frame
     frame[TIME] = pd.to_datetime(frame[TIME], utc=True)
