@@ -15,7 +15,7 @@ from kfp_ct import __version__
 from kfp_ct.errors import KfpCtError
 
 COMMAND_MODULES = (
-    "run", "report", "ui", "data", "compile", "serving", "render", "remote", "feedback",
+    "run", "report", "ui", "data", "compile", "serving", "render", "remote", "feedback", "monitor",
 )  # fmt: skip
 
 
