@@ -4,7 +4,9 @@ The decision comes from `kfp_ct.steps.monitor`; its files go to
 `$KFP_CT_HOME/monitoring/<UTC time>/`. On `retrain` (unless `--no-retrain`) the labelled window is
 copied into the capture store (`<capture_uri>/<model>/windows/`) and the `retraining` pipeline
 runs on it locally through kfp.local (`kfp_ct.localrun`), as `kfp-ct run --pipeline retraining`
-would; its summary is the `retraining` field of the `--json` line.
+would; its summary is the `retraining` field of the `--json` line. With `--remote` the
+retraining is submitted to the KFP cluster at `--host` instead (`kfp_ct.remote.submit`; the
+capture store must then be `s3://`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `monitor` command."""
+    from kfp_ct.cli.remote import _connection_args
     from kfp_ct.settings import DEFAULT_MODEL_NAME
 
     p = subparsers.add_parser("monitor", help="monitor captured traffic; retrain when it warrants")
@@ -31,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="training set of a retraining (default: new, the captured window)")  # fmt: skip
     p.add_argument("--no-retrain", action="store_true", help="decide only; never start a retraining")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    p.add_argument("--remote", action="store_true",
+                   help="submit the retraining to the KFP cluster at --host (not run here)")  # fmt: skip
+    _connection_args(p)
     p.set_defaults(handler=monitor_command)
 
 
@@ -46,6 +52,16 @@ def monitor_command(args: argparse.Namespace) -> int:
         parse_since(args.since)  # a bad value fails before anything is read or written
     if args.min_labels < 1:
         raise ParameterError(f"--min-labels {args.min_labels} must be at least 1")
+    if args.remote:
+        from kfp_ct.capture.config import capture_uri
+        from kfp_ct.cli.remote import _options
+
+        _options(args)  # no host: fail before anything is read
+        if "://" not in capture_uri():
+            raise ParameterError(
+                f"--remote: the capture store {capture_uri()} is local, so the cluster cannot read its "
+                "window; set KFP_CT_CAPTURE_URI to an s3:// URI"
+            )
     out_dir = settings.home() / "monitoring" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     out_dir.mkdir(parents=True, exist_ok=True)
     params = MonitorParams(
@@ -82,6 +98,14 @@ def retrain(args: argparse.Namespace, out: Any, paths: Any) -> dict[str, Any]:
         "training_policy": args.training_policy,
         "cooldown_hours": args.cooldown_hours,
     }
+    if args.remote:  # the cluster's retraining pipeline, through the existing submit code
+        from kfp_ct.cli.remote import _options
+        from kfp_ct.remote import submit
+
+        echo = sys.stderr if args.json else sys.stdout
+        _, run = submit(_options(args), "retraining", {**arguments, "deploy_target": "kserve"},
+                        echo=lambda line: print(line, file=echo, flush=True))  # fmt: skip
+        return {"pipeline": "retraining", "remote": True, **run.to_dict()}
     prepare_environment()
     print(f"kfp-ct: retraining '{args.model}' on {len(window)} captured labelled rows ({window_uri})",
           file=sys.stderr if args.json else sys.stdout, flush=True)  # fmt: skip
