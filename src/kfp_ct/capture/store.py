@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -127,7 +128,8 @@ def read_capture(
 ) -> pd.DataFrame:
     """Captured rows of `model` with `since < ts <= until` (files of other hours are not opened).
 
-    `columns` reads only those (plus the time, request id and row, which order the rows).
+    Rows come in partition and file order, not sorted (sorting 1M rows by time and id took 3 s).
+    `columns` reads only those (plus the time, request id and row).
     """
     filesystem_, base = filesystem(uri)
     paths = []
@@ -146,12 +148,14 @@ def read_capture(
     if frame.empty:
         return frame
     frame[TIME] = pd.to_datetime(frame[TIME], utc=True)
-    keep = pd.Series(True, index=frame.index)
+    if since is None and until is None:
+        return frame
+    keep = np.ones(len(frame), dtype=bool)
     if since is not None:
-        keep &= frame[TIME] > pd.Timestamp(since)
+        keep &= (frame[TIME] > pd.Timestamp(since)).to_numpy()
     if until is not None:
-        keep &= frame[TIME] <= pd.Timestamp(until)
-    return frame[keep].sort_values([TIME, REQUEST_ID, ROW], kind="stable").reset_index(drop=True)
+        keep &= (frame[TIME] <= pd.Timestamp(until)).to_numpy()
+    return frame if keep.all() else frame[keep].reset_index(drop=True)
 
 
 def read_feedback(uri: str, model: str) -> pd.DataFrame:
