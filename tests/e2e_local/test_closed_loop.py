@@ -86,8 +86,9 @@ def loop(tmp_path_factory):
     stable = make_dataset(SynthSpec(rows=3000, seed=31))
     out["stable_ids"] = [i for i, _ in send(endpoint, stable.drop(columns=["label"]))]
     wait_captured(out["stable_ids"])
-    out["monitor_ok"] = kfp_ct("monitor", "--json")
-    out["monitor_empty"] = kfp_ct("monitor", "--json")
+    # Every answered request is in the store (waited for above): no need to leave seconds to settle.
+    out["monitor_ok"] = kfp_ct("monitor", "--json", "--settle-seconds", "0")
+    out["monitor_empty"] = kfp_ct("monitor", "--json", "--settle-seconds", "0")
     shifted = make_dataset(SynthSpec(rows=3000, seed=32, drift=1.0, concept_drift=0.8))
     answers = send(endpoint, shifted.drop(columns=["label"]))
     out["shifted_versions"] = {v for _, v in answers}
@@ -143,7 +144,7 @@ def test_shifted_labelled_traffic_retrains_promotes_and_serves(loop):
     assert again.summary["recorded"] == 0 and again.summary["already_recorded"] == 3000
     assert len(feedback_files()) == 1
 
-    result = kfp_ct("monitor", "--json", timeout=900)
+    result = kfp_ct("monitor", "--json", "--settle-seconds", "0", timeout=900)
     assert result.code == 0, result.stderr[-3000:]
     s = result.summary
     print(

@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--training-policy", default="new", choices=("new", "all", "sliding"),
                    help="training set of a retraining (default: new, the captured window)")  # fmt: skip
     p.add_argument("--no-retrain", action="store_true", help="decide only; never start a retraining")
+    p.add_argument("--settle-seconds", type=float, default=10.0,
+                   help="leave the newest seconds (still being written) to the next run")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument("--remote", action="store_true",
                    help="submit the retraining to the KFP cluster at --host (not run here)")  # fmt: skip
@@ -52,6 +54,8 @@ def monitor_command(args: argparse.Namespace) -> int:
         parse_since(args.since)  # a bad value fails before anything is read or written
     if args.min_labels < 1:
         raise ParameterError(f"--min-labels {args.min_labels} must be at least 1")
+    if args.settle_seconds < 0:
+        raise ParameterError(f"--settle-seconds {args.settle_seconds} must not be negative")
     if args.remote:
         from kfp_ct.capture.config import capture_uri
         from kfp_ct.cli.remote import _options
@@ -66,7 +70,7 @@ def monitor_command(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     params = MonitorParams(
         model_name=args.model, since=args.since, label=args.label, min_labels=args.min_labels,
-        cooldown_hours=args.cooldown_hours,
+        cooldown_hours=args.cooldown_hours, settle_s=args.settle_seconds,
     )  # fmt: skip
     paths = MonitorPaths(
         window=out_dir / "window.parquet", report=out_dir / "report.md", drift_report=out_dir / "drift.html"

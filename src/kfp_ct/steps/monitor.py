@@ -1,7 +1,9 @@
 """Step `monitor`: watch the served model on its captured traffic; decide ok, alert or retrain.
 
 Reads the traffic captured since the last monitoring run (its watermark is a tag of that MLflow
-run, experiment `kfp-ct-monitoring`), joins the labels sent with `kfp-ct feedback`, and checks:
+run, experiment `kfp-ct-monitoring`) up to `settle_s` ago (the server writes a record up to its
+flush interval after the request, so the newest seconds wait for the next run), joins the labels
+sent with `kfp-ct feedback`, and checks:
 feature and prediction drift against the champion's training data and performance decay once
 `min_labels` rows are labelled (the existing `kfp_ct.drift.detect_drift`, with the cooldown and
 de-duplication guards of `kfp_ct.drift.check_guards`), data quality (null rates, unseen
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ class MonitorParams:
     cooldown_hours: float = 0.0
     max_error_rate: float = 0.05
     max_null_rate: float = 0.2
+    settle_s: float = 10.0  # the window ends this long ago: records the writer still batches come next time
     primary_metric: str = "auto"
     test_size: float = 0.2
     seed: int = 42
@@ -148,7 +151,7 @@ def run(params: MonitorParams, paths: MonitorPaths) -> MonitorOutput:
 
     uri = params.capture_uri or capture_uri()
     since = parse_since(params.since) if params.since else last_watermark(params.model_name)
-    until = datetime.now(UTC)
+    until = datetime.now(UTC) - timedelta(seconds=params.settle_s)
     window_info = {"since": since.isoformat() if since else None, "until": until.isoformat()}
     frame = store.read_capture(uri, params.model_name, since, until)
     if not frame.empty:  # the deploy step's smoke tests are not production traffic
