@@ -128,35 +128,67 @@ def _v1_columns(record: Record) -> tuple[dict[str, list], list, list | None, str
     )
 
 
-def rows_of(record: Record) -> list[dict[str, Any]]:
-    """The captured rows of one record (a refused request is one row with its status only)."""
-    base = {
-        store.REQUEST_ID: record.request_id,
-        store.TIME: record.time,
-        store.MODEL: record.model,
-        store.VERSION: record.version,
-        store.PROTOCOL: record.kind if record.kind != "status" else None,
-        store.STATUS: record.status,
-        store.LATENCY_MS: record.latency_ms,
-        store.ERROR: record.error,
-    }
+def columns_of(record: Record) -> dict[str, list]:
+    """The captured rows of one record, column by column (a refused request: one status row)."""
     if record.kind == "status":
-        return [{**base, store.ROW: 0}]
-    columns, predictions, proba, classes = (_v2_columns if record.kind == "v2" else _v1_columns)(record)
-    base[store.PROTOCOL] = record.kind
-    out = []
-    for i, prediction in enumerate(predictions):
-        row = {**base, store.ROW: i, store.PREDICTION: prediction, store.CLASSES: classes}
-        row[store.PROBABILITIES] = None if proba is None else [float(p) for p in proba[i]]
-        for name, values in columns.items():
-            row.setdefault(name, values[i])
-        out.append(row)
+        inputs: dict[str, list] = {}
+        predictions: list = [None]
+        proba, classes, protocol = None, None, None
+    else:
+        inputs, predictions, proba, classes = (_v2_columns if record.kind == "v2" else _v1_columns)(record)
+        protocol = record.kind
+    n = len(predictions)
+    out = {
+        store.REQUEST_ID: [record.request_id] * n,
+        store.ROW: list(range(n)),
+        store.TIME: [record.time] * n,
+        store.MODEL: [record.model] * n,
+        store.VERSION: [record.version] * n,
+        store.PROTOCOL: [protocol] * n,
+        store.STATUS: [record.status] * n,
+        store.LATENCY_MS: [record.latency_ms] * n,
+        store.PREDICTION: predictions,
+        store.PROBABILITIES: [None] * n if proba is None else [[float(p) for p in row] for row in proba],
+        store.CLASSES: [classes] * n,
+        store.ERROR: [record.error] * n,
+    }
+    for name, values in inputs.items():
+        out.setdefault(name, values)
     return out
 
 
-def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Captured rows as a DataFrame with the store's column types."""
-    frame = pd.DataFrame(rows)
+def rows_of(record: Record) -> list[dict[str, Any]]:
+    """The captured rows of one record, row by row."""
+    columns = columns_of(record)
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def batch_columns(records: list[Record]) -> tuple[dict[str, list], int]:
+    """The columns of many records (a column a record lacks is null in its rows), and the rows."""
+    out: dict[str, list] = {}
+    rows = 0
+    for record in records:
+        try:
+            block = columns_of(record)
+        except Exception as exc:  # an odd request must not stop the writer: keep its status
+            log.warning("capture: request %s kept as status only: %s", record.request_id, exc)
+            block = columns_of(record._replace(kind="status", error=record.error or f"not captured: {exc}"))
+        n = len(block[store.REQUEST_ID])
+        for name, values in block.items():
+            column = out.get(name)
+            if column is None:
+                out[name] = column = [None] * rows
+            column.extend(values)
+        rows += n
+        for column in out.values():
+            if len(column) < rows:
+                column.extend([None] * (rows - len(column)))
+    return out, rows
+
+
+def to_frame(columns: dict[str, list] | list[dict[str, Any]]) -> pd.DataFrame:
+    """Captured rows (columns, or row dicts) as a DataFrame with the store's column types."""
+    frame = pd.DataFrame(columns)
     frame[store.TIME] = pd.to_datetime(frame[store.TIME], unit="s", utc=True)
     frame[store.STATUS] = frame[store.STATUS].astype("int32")
     frame[store.ROW] = frame[store.ROW].astype("int32")
@@ -211,31 +243,21 @@ class CaptureRecorder:
                 pending = []
 
     def _flush(self, records: list[Record]) -> None:
-        by_model: dict[str, list[dict[str, Any]]] = {}
-        counts: dict[str, int] = {}
+        by_model: dict[str, list[Record]] = {}
         for record in records:
-            counts[record.model] = counts.get(record.model, 0) + 1
+            by_model.setdefault(record.model, []).append(record)
+        for model, batch in by_model.items():
             try:
-                by_model.setdefault(record.model, []).extend(rows_of(record))
-            except Exception as exc:  # an odd request must not stop the writer: keep its status
-                log.warning("capture: request %s kept as status only: %s", record.request_id, exc)
-                status = record._replace(kind="status", error=record.error or f"not captured: {exc}")
-                by_model.setdefault(record.model, []).extend(rows_of(status))
-        for model, rows in by_model.items():
-            try:
-                self.files += len(store.write_rows(self.config.uri, model, to_frame(rows)))
+                columns, rows = batch_columns(batch)
+                self.files += len(store.write_rows(self.config.uri, model, to_frame(columns)))
             except Exception as exc:
                 log.error(
-                    "capture: %d records of %s not written to %s: %s",
-                    counts[model],
-                    model,
-                    self.config.uri,
-                    exc,
+                    "capture: %d records of %s not written to %s: %s", len(batch), model, self.config.uri, exc
                 )
-                DROPPED.labels(model, "write_error").inc(counts[model])
+                DROPPED.labels(model, "write_error").inc(len(batch))
                 continue
-            self.written += len(rows)
-            RECORDS.labels(model).inc(len(rows))
+            self.written += rows
+            RECORDS.labels(model).inc(rows)
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Write everything queued, then stop the writer (idempotent)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import signal
 import time
 from typing import Any
 
@@ -54,6 +55,10 @@ async def validation_error_handler(_: Request, exc: RequestValidationError) -> R
     message = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in detail)
     body = {"error": f"invalid request: {message}"[:2000], "detail": detail}
     return Response(orjson.dumps(body, default=str), status_code=400, media_type="application/json")
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def configure_logging() -> None:
@@ -98,6 +103,19 @@ class ProjectRESTServer(RESTServer):
         super().create_application()
         app.add_exception_handler(RequestValidationError, validation_error_handler)
         self.prepare_process()
+
+    def run(self, sockets: list | None = None) -> None:
+        """One worker process's server (`--workers N`); what it captured is written before it exits.
+
+        A multiprocessing worker leaves through `os._exit`, which skips `atexit`, and uvicorn
+        raises the SIGTERM it caught again once it has shut down gracefully: with the default
+        handler that killed the worker before anything was written.
+        """
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        try:
+            super().run(sockets)
+        finally:
+            capture.shutdown()
 
     def prepare_process(self) -> None:
         """Per-process setup: logging, single-threaded numerics, capture, the spec watcher, the access log."""

@@ -24,16 +24,16 @@ from tests.unit.serving.test_serving import save_model
 NAME = "churn"
 
 
-def start_capturing_server(model_dir, capture_dir, **env):
+def start_capturing_server(model_dir, capture_dir, *args, **env):
     port = free_port()
     environ = {**os.environ, "KFP_CT_CAPTURE_URI": str(capture_dir), "KFP_CT_CAPTURE_FLUSH_S": "0.2", **env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kfp_ct.serving", f"--model_name={NAME}", f"--model_dir={model_dir}",
-         f"--http_port={port}", "--enable_grpc=false", "--model_version=3"],
+         f"--http_port={port}", "--enable_grpc=false", "--model_version=3", *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environ,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url, NAME, 90, process=proc)
+    wait_ready(url, NAME, 180, process=proc)
     return proc, url
 
 

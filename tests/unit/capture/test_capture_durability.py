@@ -69,3 +69,19 @@ def test_graceful_stop_loses_nothing_and_kill_loses_at_most_a_batch(model, tmp_p
     print(f"kill -9 mid-load: {len(answered)} answered, {len(captured)} captured, {lost} lost, batch {BATCH}")
     assert captured <= set(answered)
     assert lost <= BATCH
+
+
+@pytest.mark.slow
+def test_graceful_stop_of_worker_processes_loses_nothing(model, tmp_path):  # noqa: F811
+    """`--workers 2`: each worker writes what it queued before it exits (a long flush interval)."""
+    model_dir, _, x = model
+    bodies = [orjson.dumps(frame_to_v2_request(x.iloc[[i]])) for i in range(200)]
+    env = {"KFP_CT_CAPTURE_BATCH": "100000", "KFP_CT_CAPTURE_FLUSH_S": "60"}
+    proc, url = start_capturing_server(model_dir, tmp_path, "--workers=2", **env)
+    try:
+        answered = load(url, bodies, 1_000, connections=4)
+    finally:
+        stop(proc, timeout=60)
+    captured = store.read_capture(str(tmp_path), NAME)
+    assert len(answered) == 1_000
+    assert sorted(captured[store.REQUEST_ID]) == sorted(answered)
