@@ -15,7 +15,7 @@ import yaml
 from kfp_ct.pipelines import compile_pipeline, get_pipeline
 from kfp_ct.pipelines.parameters import DriftParams, TrainingParams
 
-CT, RT = "continuous-training", "retraining"
+CT, RT, MON = "continuous-training", "retraining", "monitoring"
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def ir_parameters(tmp_path_factory):
     """Pipeline name -> `root.inputDefinitions.parameters` of its compiled IR."""
     out = tmp_path_factory.mktemp("ir")
     specs = {}
-    for name in (CT, RT):
+    for name in (CT, RT, MON):
         spec = next(yaml.safe_load_all(compile_pipeline(name, out / f"{name}.yaml").read_text()))
         specs[name] = spec["root"]["inputDefinitions"]["parameters"]
     return specs
@@ -58,6 +58,13 @@ def signature_differences(ct: inspect.Signature, rt: inspect.Signature) -> list[
 
 def test_retraining_ir_has_every_training_parameter_unchanged(ir_parameters):
     assert ir_differences(ir_parameters[CT], ir_parameters[RT]) == []
+
+
+def test_monitoring_ir_has_every_retraining_parameter_but_the_window(ir_parameters):
+    rt = {k: v for k, v in ir_parameters[RT].items() if k != "data_uri"}
+    assert ir_differences(rt, ir_parameters[MON]) == []
+    assert ir_parameters[MON]["data_uri"]["defaultValue"] == ""
+    assert {"capture_uri", "since", "min_labels", "max_error_rate"} <= set(ir_parameters[MON])
 
 
 def test_retraining_signature_has_every_training_parameter_unchanged():

@@ -28,11 +28,11 @@ def compiled(tmp_path_factory):
     return out
 
 
-def test_both_pipelines_exist():
-    assert names() == ["continuous-training", "retraining"]
+def test_every_pipeline_exists():
+    assert names() == ["continuous-training", "monitoring", "retraining"]
 
 
-@pytest.mark.parametrize("name", ["continuous-training", "retraining"])
+@pytest.mark.parametrize("name", ["continuous-training", "retraining", "monitoring"])
 def test_yaml_loads_back_with_the_sdk(compiled, name):
     path = compiled / f"{name}.yaml"
     loaded = components.load_component_from_file(str(path))
@@ -59,6 +59,17 @@ def test_retraining_reuses_the_same_steps(compiled):
             == rt_spec["deploymentSpec"]["executors"][f"exec-{step}"]
         )
     assert "exec-drift-check" in rt_spec["deploymentSpec"]["executors"]
+
+
+def test_monitoring_reuses_the_retraining_steps(compiled):
+    rt = next(yaml.safe_load_all((compiled / "retraining.yaml").read_text()))
+    mon = next(yaml.safe_load_all((compiled / "monitoring.yaml").read_text()))
+    for step in [*STEPS, "drift-check"]:
+        assert (
+            mon["deploymentSpec"]["executors"][f"exec-{step}"]
+            == rt["deploymentSpec"]["executors"][f"exec-{step}"]
+        )
+    assert "exec-monitor" in mon["deploymentSpec"]["executors"]
 
 
 def test_gpu_profile_on_training_task(compiled):

@@ -14,7 +14,9 @@ import sys
 from kfp_ct import __version__
 from kfp_ct.errors import KfpCtError
 
-COMMAND_MODULES = ("run", "report", "ui", "data", "compile", "serving", "render", "remote")
+COMMAND_MODULES = (
+    "run", "report", "ui", "data", "compile", "serving", "render", "remote", "feedback", "monitor",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,9 +9,20 @@ from kfp_ct.components.compare import compare
 from kfp_ct.components.deploy import deploy
 from kfp_ct.components.drift_check import drift_check
 from kfp_ct.components.evaluate import evaluate
+from kfp_ct.components.monitor import monitor
 from kfp_ct.components.register import register
 from kfp_ct.components.report import report
 from kfp_ct.components.train import train
 from kfp_ct.components.validate import validate
 
-__all__ = ["compare", "deploy", "drift_check", "evaluate", "register", "report", "train", "validate"]
+__all__ = [
+    "compare",
+    "deploy",
+    "drift_check",
+    "evaluate",
+    "monitor",
+    "register",
+    "report",
+    "train",
+    "validate",
+]

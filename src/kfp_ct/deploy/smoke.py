@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import numpy as np
 
+from kfp_ct.capture.store import SMOKE_ID_PREFIX
 from kfp_ct.deploy.base import SmokeTest
 from kfp_ct.errors import DeployError, ServingError
 from kfp_ct.serving.client import infer_v2
@@ -16,10 +18,12 @@ log = logging.getLogger(__name__)
 def run_smoke_test(base_url: str, model_name: str, smoke: SmokeTest, version: str | None = None) -> float:
     """Send the smoke rows; check shape, dtype and agreement. Return the agreement share.
 
-    `version` sends them to that loaded version only (before it takes any traffic).
+    `version` sends them to that loaded version only (before it takes any traffic). The request
+    id starts with `SMOKE_ID_PREFIX`, so that monitoring leaves it out of the served traffic.
     """
     try:
-        result = infer_v2(base_url, model_name, smoke.features, version=version)
+        rid = f"{SMOKE_ID_PREFIX}{uuid.uuid4()}"
+        result = infer_v2(base_url, model_name, smoke.features, version=version, request_id=rid)
     except ServingError as exc:
         raise DeployError(f"smoke test request failed: {exc}") from exc
     if version is not None and result.model_version != str(version):

@@ -10,9 +10,13 @@ from kfp_ct.errors import ParameterError
 
 
 def _builders() -> dict[str, Callable]:
-    from kfp_ct.pipelines import continuous_training, retraining
+    from kfp_ct.pipelines import continuous_training, monitoring, retraining
 
-    return {continuous_training.NAME: continuous_training.build, retraining.NAME: retraining.build}
+    return {
+        continuous_training.NAME: continuous_training.build,
+        retraining.NAME: retraining.build,
+        monitoring.NAME: monitoring.build,
+    }
 
 
 def names() -> list[str]:

@@ -67,6 +67,23 @@ class DriftParams:
     cooldown_hours: float = param(0.0, "No retrain within this many hours of the last one.")
 
 
+@dataclasses.dataclass(frozen=True)
+class MonitoredTrainingParams(TrainingParams):
+    """The training parameters of the monitoring pipeline, whose window is the captured traffic."""
+
+    data_uri: str = param("", "Not read: the monitoring pipeline trains on the captured window.")
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitoringParams:
+    """Parameters of the monitor step (captured traffic, labels, alert thresholds)."""
+
+    capture_uri: str = param("", "Capture store (a directory or s3://); empty: KFP_CT_CAPTURE_URI.")
+    since: str = param("", "ISO 8601 start of the window; empty: the last monitoring run's end.")
+    min_labels: int = param(200, "Labelled rows needed before performance is checked.")
+    max_error_rate: float = param(0.05, "Share of failed requests above which monitoring alerts.")
+
+
 def signature(*groups: type, returns: Any = inspect.Signature.empty) -> inspect.Signature:
     """The signature of a pipeline taking the fields of `groups`, in order, typed and defaulted."""
     parameters = []

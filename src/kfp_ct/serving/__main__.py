@@ -8,7 +8,8 @@ Two modes:
   ServingRuntime runs it (the version defaults to the registry's `registered_model_meta`).
 
 Accepts every KServe ModelServer flag (`--http_port`, `--grpc_port`, `--enable_grpc`,
-`--workers 2`, ...), plus `--access_log`. Per-request latency logging and the access log are off
+`--workers 2`, ...), plus `--access_log`, `--capture_uri` and `--capture_sample_rate`
+(`kfp_ct.capture.config`). Per-request latency logging and the access log are off
 unless asked for. The server is built in `main`, called only when this module runs as the
 program: with `--workers N` each worker process re-imports it and must not start another server.
 """
@@ -16,6 +17,7 @@ program: with `--workers N` each worker process re-imports it and must not start
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -29,12 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model_dir", help="an MLflow model directory (one version)")
     parser.add_argument("--model_version", help="the version --model_dir holds (default: from the registry)")
     parser.add_argument("--access_log", type=strtobool, default=False, help="log one line per request")
+    parser.add_argument("--capture_uri", help="where to capture traffic (default: $KFP_CT_CAPTURE_URI)")
+    parser.add_argument(
+        "--capture_sample_rate", type=float, help="share of requests captured (0 turns it off)"
+    )
     parser.set_defaults(enable_latency_logging=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Load the models and serve them until stopped."""
+    from kfp_ct.capture.config import RATE_ENV, URI_ENV
     from kfp_ct.serving.repository import DeploymentRepository
     from kfp_ct.serving.server import ProjectModelServer, configure_logging
 
@@ -42,6 +49,11 @@ def main(argv: list[str] | None = None) -> None:
     args, _ = parser.parse_known_args(argv)
     if bool(args.model_repository) == bool(args.model_dir):
         parser.error("give either --model_repository or --model_dir (with --model_name)")
+    if args.capture_sample_rate is not None and not 0.0 <= args.capture_sample_rate <= 1.0:
+        parser.error("--capture_sample_rate must be between 0 and 1")
+    for env, value in ((URI_ENV, args.capture_uri), (RATE_ENV, args.capture_sample_rate)):
+        if value is not None:  # through the environment, so that worker processes see it too
+            os.environ[env] = str(value)
     repository = DeploymentRepository(args.model_repository)  # None: one model, added below
     server = ProjectModelServer(  # configures KServe's logging, which the project's loggers share
         http_port=args.http_port,

@@ -113,16 +113,18 @@ def infer_v2(
     frame: pd.DataFrame,
     client: httpx.Client | None = None,
     version: str | None = None,
+    request_id: str | None = None,
 ) -> Prediction:
     """Send `frame` as a V2 request (one input per column) and decode the outputs.
 
-    `version` pins the request to one loaded version (`/v2/models/<m>/versions/<v>/infer`).
+    `version` pins the request to one loaded version (`/v2/models/<m>/versions/<v>/infer`);
+    `request_id` is the V2 `id` (the server makes one up otherwise).
     """
     own = client is None
     client = client or httpx.Client(timeout=10.0, trust_env=False)
     path = f"/v2/models/{model_name}" + (f"/versions/{version}" if version else "") + "/infer"
     try:
-        body = _post(client, f"{base_url}{path}", frame_to_v2_request(frame))
+        body = _post(client, f"{base_url}{path}", frame_to_v2_request(frame, request_id))
     finally:
         if own:
             client.close()

@@ -7,7 +7,11 @@ when its 422 handler meets a bare `Infinity`. These plain Starlette routes do th
 once: orjson parses the body (JSON whatever the content type, unless the binary extension's
 `Inference-Header-Content-Length` says otherwise), `check_v2_request` checks its shape, the
 `Deployment` picks the version, and the JSON answer is written straight from the outputs.
-Every answer names the version (`model_version`, header `X-Model-Version`).
+Every answer names the version (`model_version`, header `X-Model-Version`) and the request id
+(`id`, header `X-Request-Id`: the V2 `id`, else the `X-Request-Id` or `Ce-Id` header, else a new
+one). V1 `:predict` is answered here too, so that both protocols are captured
+(`kfp_ct.capture.recorder`): each answered or refused request is one `Record` of references,
+queued for the capture writer thread after the response body is built.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kfp_ct.capture import recorder as capture
 from kfp_ct.errors import PayloadError
 from kfp_ct.serving.protocol import BINARY_HEADER, VERSION_HEADER, check_v2_request
 from kfp_ct.serving.repository import DeploymentRepository, LoadFailed
@@ -34,6 +39,7 @@ from kfp_ct.serving.router import VersionNotLoaded
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
+REQUEST_ID_HEADER = "X-Request-Id"
 REQUESTS = Counter(
     "kfp_ct_requests", "V2 inference requests by model, version and HTTP status", ["model", "version", "code"]
 )
@@ -129,6 +135,7 @@ class V2Routes:
         """Starlette routes, to be placed before KServe's own."""
         return [
             Route("/v2/models/{model_name}/infer", self.infer, methods=["POST"]),
+            Route("/v1/models/{model_name}:predict", self.predict_v1, methods=["POST"]),
             Route("/v2/models/{model_name}/versions/{model_version}/infer", self.infer, methods=["POST"]),
             Route("/v2/models/{model_name}", self.metadata, methods=["GET"]),
             Route("/v2/models/{model_name}/versions/{model_version}", self.metadata, methods=["GET"]),
@@ -140,29 +147,111 @@ class V2Routes:
 
     async def infer(self, request: Request) -> Response:
         """`POST /v2/models/<m>[/versions/<v>]/infer`."""
+        started, now = time.perf_counter(), time.time()
         name = request.path_params["model_name"]
         pinned = request.path_params.get("model_version")
         version = pinned or "-"
+        rid, record = None, None
         try:
             body = await request.body()
             model = self.repository.deployment(name).select(pinned)  # no await from here on
             version = str(model.version)
             infer_request = decode_v2(body, request.headers, name, pinned)
+            rid = infer_request.id = capture.request_id(infer_request.id, request.headers)
             start = time.perf_counter()
             outputs = model.infer_outputs(infer_request)
             PREDICT_HIST_TIME.labels(name).observe(time.perf_counter() - start)
             body, headers = encode_v2(infer_request, model, outputs)
+            record = ("v2", infer_request.inputs, outputs, None)
         except (PayloadError, InvalidInput) as exc:
-            return self._count(name, version, _error(400, str(exc)))
+            response = _error(400, str(exc))
         except (ModelNotFound, VersionNotLoaded) as exc:
-            return self._count(name, version, _error(404, str(exc)))
+            response = _error(404, str(exc))
         except ModelNotReady as exc:
-            return self._count(name, version, _error(503, str(exc)))
+            response = _error(503, str(exc))
         except Exception as exc:
             log.exception("inference on %s v%s failed", name, version)
-            return self._count(name, version, _error(500, f"{type(exc).__name__}: {exc}"))
-        media = "application/octet-stream" if BINARY_HEADER in headers else JSON
-        return self._count(name, version, Response(body, headers=headers, media_type=media))
+            response = _error(500, f"{type(exc).__name__}: {exc}")
+        else:
+            media = "application/octet-stream" if BINARY_HEADER in headers else JSON
+            response = Response(body, headers=headers, media_type=media)
+        return self._answer(request, name, version, rid, response, (started, now), record)
+
+    async def predict_v1(self, request: Request) -> Response:
+        """`POST /v1/models/<m>:predict` (V1 `instances`: records or positional rows)."""
+        started, now = time.perf_counter(), time.time()
+        name = request.path_params["model_name"]
+        version = "-"
+        rid = capture.request_id(None, request.headers)
+        record = None
+        try:
+            payload = _loads(await request.body())
+            model = self.repository.deployment(name).select(None, request.headers)
+            version = str(model.version)
+            if not isinstance(payload, dict) or "instances" not in payload:
+                raise InvalidInput('a V1 request body must be a JSON object with "instances"')
+            answer = model.predict_v1(payload["instances"])
+            body = orjson.dumps({**answer, "id": rid}, option=orjson.OPT_SERIALIZE_NUMPY)
+            features = [f.name for f in model.features]
+            record = ("v1", payload["instances"], answer, features)
+        except (PayloadError, InvalidInput) as exc:
+            response = _error(400, str(exc))
+        except (ModelNotFound, VersionNotLoaded) as exc:
+            response = _error(404, str(exc))
+        except ModelNotReady as exc:
+            response = _error(503, str(exc))
+        except Exception as exc:
+            log.exception("V1 inference on %s v%s failed", name, version)
+            response = _error(500, f"{type(exc).__name__}: {exc}")
+        else:
+            response = Response(body, headers={VERSION_HEADER: version}, media_type=JSON)
+        return self._answer(request, name, version, rid, response, (started, now), record)
+
+    def _answer(
+        self,
+        request: Request,
+        name: str,
+        version: str,
+        rid: str | None,
+        response: Response,
+        clock: tuple[float, float],
+        record: tuple | None,
+    ) -> Response:
+        """Name the request id (body and header), queue the capture record, count the answer.
+
+        `clock` is (perf_counter, time) when the request arrived; `record` (kind, inputs, outputs,
+        features) the answered request's references, None for a refused one.
+        """
+        error = None
+        if record is None:  # refused: the error body names the id too
+            rid = rid or capture.request_id(None, request.headers)
+            error = orjson.loads(response.body).get("error")
+            response = Response(
+                orjson.dumps({"error": error, "id": rid}), status_code=response.status_code, media_type=JSON
+            )
+        assert rid is not None
+        response.headers[REQUEST_ID_HEADER] = rid
+        recorder = capture.current()
+        if recorder is not None and recorder.sampled():
+            started, now = clock
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            kind, inputs, outputs, features = record or ("status", None, None, None)
+            recorder.record(
+                capture.Record(
+                    rid,
+                    now,
+                    name,
+                    version,
+                    kind,
+                    response.status_code,
+                    latency_ms,
+                    inputs,
+                    outputs,
+                    features,
+                    error,
+                )
+            )
+        return self._count(name, version, response)
 
     @staticmethod
     def _count(name: str, version: str, response: Response) -> Response:

@@ -5,7 +5,8 @@
 (not 500) when request validation meets a non-finite number, and adds KServe's timing
 middleware and uvicorn's access log only when asked. With `--workers N`, KServe pickles this
 REST server with the repository and its models into each worker process (spawn), where
-`run` sets the process up the same way.
+`run` sets the process up the same way. Each process records its traffic
+(`kfp_ct.capture.recorder`) and writes what it queued before it exits.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import signal
 import time
 from typing import Any
 
@@ -28,6 +30,7 @@ from kserve.protocol.rest.server import RESTServer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kfp_ct.capture import recorder as capture
 from kfp_ct.serving.model import serve_single_threaded
 from kfp_ct.serving.repository import DeploymentRepository
 from kfp_ct.serving.rest import V2Routes
@@ -52,6 +55,10 @@ async def validation_error_handler(_: Request, exc: RequestValidationError) -> R
     message = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in detail)
     body = {"error": f"invalid request: {message}"[:2000], "detail": detail}
     return Response(orjson.dumps(body, default=str), status_code=400, media_type="application/json")
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def configure_logging() -> None:
@@ -97,10 +104,24 @@ class ProjectRESTServer(RESTServer):
         app.add_exception_handler(RequestValidationError, validation_error_handler)
         self.prepare_process()
 
+    def run(self, sockets: list | None = None) -> None:
+        """One worker process's server (`--workers N`); what it captured is written before it exits.
+
+        A multiprocessing worker leaves through `os._exit`, which skips `atexit`, and uvicorn
+        raises the SIGTERM it caught again once it has shut down gracefully: with the default
+        handler that killed the worker before anything was written.
+        """
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        try:
+            super().run(sockets)
+        finally:
+            capture.shutdown()
+
     def prepare_process(self) -> None:
-        """Per-process setup: logging, single-threaded numerics, the spec watcher, the access log."""
+        """Per-process setup: logging, single-threaded numerics, capture, the spec watcher, the access log."""
         configure_logging()
         serve_single_threaded()
+        capture.install()
         self.repository.start_watching()
         if not self.access_log:  # uvicorn logs a request when its access logger has a handler
             access = logging.getLogger("uvicorn.access")
@@ -200,4 +221,7 @@ class ProjectModelServer(ModelServer):
         rest.prepare_process()  # this process answers gRPC (and REST with one worker)
         self.setup_event_loop()
         self.register_signal_handler()
-        asyncio.run(self._serve())
+        try:
+            asyncio.run(self._serve())
+        finally:  # SIGTERM ends the servers (in-flight requests answered): then write what was captured
+            capture.shutdown()

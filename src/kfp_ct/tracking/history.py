@@ -138,14 +138,18 @@ def earlier_trainings(model_name: str, drift_experiment: str, retrain: str) -> l
 
 def record_drift_decision(
     experiment: str, tags: dict[str, str], metrics: dict[str, float], summary: dict, html_path: Path
-) -> None:
-    """Log one drift decision as a run of `experiment`: tags, metrics, summary and HTML report."""
+) -> str:
+    """Log one drift decision as a run of `experiment`: tags, metrics, summary and HTML report.
+
+    Returns the run's id.
+    """
     import mlflow
 
     runs.connect(experiment)
-    with mlflow.start_run(tags=tags), tempfile.TemporaryDirectory() as tmp:
+    with mlflow.start_run(tags=tags) as active, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_metrics(metrics)
         mlflow.log_dict(summary, "drift/summary.json")
         named = Path(tmp) / "drift_report.html"
         shutil.copyfile(html_path, named)
         mlflow.log_artifact(str(named), "drift")
+    return active.info.run_id
