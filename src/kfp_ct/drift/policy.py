@@ -117,6 +117,7 @@ def _iso(dt: datetime) -> str:
 def check_guards(
     versions: Iterable[Mapping[str, Any]],
     data_hash: str | None,
+    *,
     now: datetime | None = None,
     cooldown_hours: float = 0.0,
 ) -> GuardResult:

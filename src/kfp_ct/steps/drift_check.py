@@ -131,7 +131,7 @@ def run(params: DriftCheckParams, paths: DriftCheckPaths) -> DriftCheckOutput:
         champion_ref.tags.get(lineage.DATA_URI, "") if champion_ref else ""
     )
     earlier = history.earlier_trainings(params.model_name, DRIFT_EXPERIMENT, RETRAIN)
-    guards = check_guards(earlier, window_hash, params.cooldown_hours)
+    guards = check_guards(earlier, window_hash, cooldown_hours=params.cooldown_hours)
     if not reference_uri:
         reference = None
         decision = SKIP if guards.skip else RETRAIN

@@ -67,7 +67,7 @@ def version(v, hours_ago, data_hash, use_tag=True):
 
 
 def test_guards_pass_when_data_is_new_and_cooldown_over():
-    result = check_guards([version("1", 30, "h1")], "h2", NOW, cooldown_hours=24)
+    result = check_guards([version("1", 30, "h1")], "h2", now=NOW, cooldown_hours=24)
     assert not result.skip
     assert result.reasons == [
         "new data: window hash h2 not trained on before",
@@ -76,7 +76,7 @@ def test_guards_pass_when_data_is_new_and_cooldown_over():
 
 
 def test_cooldown_blocks_and_says_until_when():
-    result = check_guards([version("1", 30, "h1"), version("2", 2, "h2")], "h3", NOW, 6)
+    result = check_guards([version("1", 30, "h1"), version("2", 2, "h2")], "h3", now=NOW, cooldown_hours=6)
     assert result.skip and result.cooldown_active and result.duplicate_of is None
     assert result.last_trained_at == "2026-11-21T10:00:00Z"
     assert "cooldown: last retrain 2.0 h ago (model version 2)" in result.reasons[1]
@@ -84,26 +84,28 @@ def test_cooldown_blocks_and_says_until_when():
 
 
 def test_duplicate_hash_blocks():
-    result = check_guards([version("1", 48, "abc"), version("2", 30, "def")], "abc", NOW, 6)
+    result = check_guards(
+        [version("1", 48, "abc"), version("2", 30, "def")], "abc", now=NOW, cooldown_hours=6
+    )
     assert result.skip and not result.cooldown_active
     assert result.duplicate_of == "1"
     assert result.reasons[0].startswith("duplicate data: window hash abc was already trained on")
 
 
 def test_both_guards_visible_together():
-    result = check_guards([version("4", 1, "abc")], "abc", NOW, 6)
+    result = check_guards([version("4", 1, "abc")], "abc", now=NOW, cooldown_hours=6)
     assert result.skip
     assert [r.split(":")[0] for r in result.reasons] == ["duplicate data", "cooldown"]
 
 
 def test_creation_time_is_used_without_trained_at_tag():
-    result = check_guards([version("1", 3, "x", use_tag=False)], None, NOW, 6)
+    result = check_guards([version("1", 3, "x", use_tag=False)], None, now=NOW, cooldown_hours=6)
     assert result.cooldown_active
-    assert check_guards([version("1", 7, "x", use_tag=False)], None, NOW, 6).skip is False
+    assert check_guards([version("1", 7, "x", use_tag=False)], None, now=NOW, cooldown_hours=6).skip is False
 
 
 def test_no_versions_no_block():
-    result = check_guards([], "abc", NOW, 6)
+    result = check_guards([], "abc", now=NOW, cooldown_hours=6)
     assert not result.skip
     assert result.reasons[-1] == "cooldown passed: no earlier model version"
 
@@ -121,5 +123,5 @@ def test_fetch_model_versions_from_a_real_mlflow_registry(tmp_path):
         )
     records = fetch_model_versions(client, "m'odel")
     assert sorted(r["version"] for r in records) == ["1", "2"]
-    result = check_guards(records, "h1", NOW, cooldown_hours=6)
+    result = check_guards(records, "h1", now=NOW, cooldown_hours=6)
     assert result.duplicate_of == "1" and result.cooldown_active

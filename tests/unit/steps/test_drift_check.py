@@ -96,3 +96,19 @@ def test_params_from_kfp_parse_drift_config():
         DriftCheckParams.from_kfp(window_uri="w.csv", drift_config="{ks: 1}")
     with pytest.raises(ParameterError, match="unknown drift setting"):
         DriftCheckParams.from_kfp(window_uri="w.csv", drift_config='{"nope": 1}')
+
+
+def test_a_retraining_inside_the_cooldown_is_skipped(steps_home, frames, tmp_path, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from kfp_ct.tracking import history
+
+    trained = datetime.now(UTC) - timedelta(hours=2)  # an earlier training two hours ago
+    earlier = [{"version": "1", "tags": {lineage.DATA_HASH: "other"},
+                "creation_timestamp": int(trained.timestamp() * 1000)}]  # fmt: skip
+    monkeypatch.setattr(history, "earlier_trainings", lambda *args: earlier)
+    params = DriftCheckParams(
+        window_uri=frames["drifted"], model_name="unit-drift-cooldown", cooldown_hours=24
+    )
+    out = run(params, paths(tmp_path))
+    assert out.decision == SKIP and any("cooldown" in r for r in out.reasons), out.reasons
