@@ -45,6 +45,18 @@ REQUESTS = Counter(
 )
 
 
+def _failure(exc: Exception, what: str) -> Response:
+    """The answer to a request that raised: 400, 404 or 503 as the error says, else 500 (logged)."""
+    if isinstance(exc, PayloadError | InvalidInput):
+        return _error(400, str(exc))
+    if isinstance(exc, ModelNotFound | VersionNotLoaded):
+        return _error(404, str(exc))
+    if isinstance(exc, ModelNotReady):
+        return _error(503, str(exc))
+    log.exception("%s failed", what)
+    return _error(500, f"{type(exc).__name__}: {exc}")
+
+
 def _error(status: int, message: str) -> Response:
     return Response(orjson.dumps({"error": message}), status_code=status, media_type=JSON)
 
@@ -163,15 +175,8 @@ class V2Routes:
             PREDICT_HIST_TIME.labels(name).observe(time.perf_counter() - start)
             body, headers = encode_v2(infer_request, model, outputs)
             record = ("v2", infer_request.inputs, outputs, None)
-        except (PayloadError, InvalidInput) as exc:
-            response = _error(400, str(exc))
-        except (ModelNotFound, VersionNotLoaded) as exc:
-            response = _error(404, str(exc))
-        except ModelNotReady as exc:
-            response = _error(503, str(exc))
         except Exception as exc:
-            log.exception("inference on %s v%s failed", name, version)
-            response = _error(500, f"{type(exc).__name__}: {exc}")
+            response = _failure(exc, f"inference on {name} v{version}")
         else:
             media = "application/octet-stream" if BINARY_HEADER in headers else JSON
             response = Response(body, headers=headers, media_type=media)
@@ -194,15 +199,8 @@ class V2Routes:
             body = orjson.dumps({**answer, "id": rid}, option=orjson.OPT_SERIALIZE_NUMPY)
             features = [f.name for f in model.features]
             record = ("v1", payload["instances"], answer, features)
-        except (PayloadError, InvalidInput) as exc:
-            response = _error(400, str(exc))
-        except (ModelNotFound, VersionNotLoaded) as exc:
-            response = _error(404, str(exc))
-        except ModelNotReady as exc:
-            response = _error(503, str(exc))
         except Exception as exc:
-            log.exception("V1 inference on %s v%s failed", name, version)
-            response = _error(500, f"{type(exc).__name__}: {exc}")
+            response = _failure(exc, f"V1 inference on {name} v{version}")
         else:
             response = Response(body, headers={VERSION_HEADER: version}, media_type=JSON)
         return self._answer(request, name, version, rid, response, (started, now), record)
