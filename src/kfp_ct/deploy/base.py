@@ -13,6 +13,11 @@ from typing import Protocol
 
 import pandas as pd
 
+from kfp_ct.errors import ParameterError
+
+ROLLOUTS = ("direct", "canary", "shadow")
+ON_INSUFFICIENT = ("promote", "rollback", "extend")
+
 
 @dataclass(frozen=True)
 class SmokeTest:
@@ -38,6 +43,44 @@ class DeployRequest:
     lineage: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RolloutPlan:
+    """How a new version reaches traffic, and the live evidence it needs before `champion` moves.
+
+    `direct`: today's swap after the smoke test. `canary`: the new version answers
+    `canary_percent` of live requests for `bake_seconds`, then is promoted when every threshold
+    holds against the champion's signals over the same period, else rolled back. `shadow`: the
+    champion answers everything and the new version gets an asynchronous copy of each request;
+    `champion` does not move (`kfp-ct promote --from-shadow` does, on `min_shadow_requests` and
+    `max_disagreement`).
+    """
+
+    strategy: str = "direct"
+    canary_percent: int = 10
+    bake_seconds: float = 300.0
+    min_canary_requests: int = 100
+    on_insufficient: str = "rollback"  # when the bake saw fewer than min_canary_requests
+    max_extensions: int = 3  # bakes `extend` may add before it rolls back
+    min_success_rate: float = 0.99
+    max_latency_p99_ms: float = 100.0
+    max_prediction_shift: float = 0.2  # PSI of the canary's predictions against the champion's
+    max_metric_drop: float = 0.05  # relative drop of the labelled-row metric against the champion
+    min_shadow_requests: int = 500
+    max_disagreement: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ROLLOUTS:
+            raise ParameterError(f"rollout={self.strategy!r}: choose one of {', '.join(ROLLOUTS)}")
+        if self.on_insufficient not in ON_INSUFFICIENT:
+            raise ParameterError(
+                f"on_insufficient={self.on_insufficient!r}: choose one of {', '.join(ON_INSUFFICIENT)}"
+            )
+        if not 0 < self.canary_percent < 100:
+            raise ParameterError(f"canary_percent={self.canary_percent}: must be between 1 and 99")
+        if self.bake_seconds < 0 or self.min_canary_requests < 0 or self.max_extensions < 0:
+            raise ParameterError("bake_seconds, min_canary_requests and max_extensions must be >= 0")
+
+
 @dataclass(frozen=True)
 class DeployResult:
     """Where the model now serves."""
@@ -61,4 +104,27 @@ class DeployTarget(Protocol):
 
     def stop(self, model_name: str) -> None:
         """Stop serving `model_name` (nothing serving it is not an error)."""
+        ...
+
+
+class ProgressiveTarget(DeployTarget, Protocol):
+    """A target that can run a canary or a shadow beside the serving version.
+
+    The bake (waiting, reading live signals from the capture store, judging) is one driver for
+    every target; a target only changes where traffic goes.
+    """
+
+    def start_canary(self, request: DeployRequest, percent: int) -> DeployResult:
+        """Serve `request`'s version beside the champion for `percent`% of requests.
+
+        Smoke-tested first; on failure the champion alone serves again and DeployError is raised.
+        """
+        ...
+
+    def start_shadow(self, request: DeployRequest) -> DeployResult:
+        """Keep the champion answering every request; copy each one to `request`'s version."""
+        ...
+
+    def conclude(self, model_name: str, version: str, promote: bool) -> DeployResult:
+        """End a canary or shadow: all traffic to `version` (promote) or to the champion alone."""
         ...
