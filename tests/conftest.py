@@ -1,6 +1,11 @@
 """Shared fixtures: an isolated KFP_CT_HOME per test, free ports, synthetic data.
 
 Tests marked `cluster` need a real Kubernetes cluster and run only when a kubeconfig exists.
+
+`make test` runs the suite on two pytest-xdist workers with `--dist loadgroup`: every test file is
+one group, so a module fixture (often a whole pipeline run) runs once, on one worker; the files
+that read the one session-wide `kfp-ct run` (`default_run`) share a group, so that run happens
+once too.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ def _kubeconfig_present() -> bool:
     return any(Path(p).is_file() for p in path.split(os.pathsep))
 
 
+SHARED_SESSION_FIXTURES = ("default_run",)  # whole pipeline runs several files read
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        shared = next((f for f in SHARED_SESSION_FIXTURES if f in item.fixturenames), None)
+        item.add_marker(pytest.mark.xdist_group(shared or item.nodeid.split("::", 1)[0]))
     if _kubeconfig_present():
         return
     skip = pytest.mark.skip(reason="needs a Kubernetes cluster (no kubeconfig found)")

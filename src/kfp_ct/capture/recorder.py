@@ -55,7 +55,7 @@ def request_id(body_id: Any, headers: Mapping[str, str] | None) -> str:
 class Record(NamedTuple):
     """One answered request, as references; turned into rows off the request thread.
 
-    `kind` says how `inputs`/`outputs` read: `v2` (lists of KServe InferInput/InferOutput), `v1`
+    `kind` says how `inputs`/`outputs` read: `v2` or `grpc` (lists of KServe InferInput/InferOutput), `v1`
     (the `instances` list and the response body, `features` naming positional columns), or
     `status` (a refused request: no inputs or outputs).
     """
@@ -135,7 +135,7 @@ def columns_of(record: Record) -> dict[str, list]:
         predictions: list = [None]
         proba, classes, protocol = None, None, None
     else:
-        inputs, predictions, proba, classes = (_v2_columns if record.kind == "v2" else _v1_columns)(record)
+        inputs, predictions, proba, classes = (_v1_columns if record.kind == "v1" else _v2_columns)(record)
         protocol = record.kind
     n = len(predictions)
     out = {
@@ -294,6 +294,32 @@ def install(config: CaptureConfig | None = None) -> CaptureRecorder | None:
 def current() -> CaptureRecorder | None:
     """This process's recorder, if capture is on."""
     return _current
+
+
+def capture(
+    clock: tuple[float, float],
+    request_id_: str,
+    model: str,
+    version: str,
+    status: int,
+    answered: tuple | None,
+    error: str | None = None,
+) -> None:
+    """Queue one request's record, if capture is on and the request is sampled.
+
+    `clock` is (perf_counter, time) when the request arrived; `answered` is (kind, inputs,
+    outputs, features) of an answered request (see `Record`), None for a refused one. The REST
+    routes and the gRPC servicer both call this once per request.
+    """
+    recorder = _current
+    if recorder is None or not recorder.sampled():
+        return
+    started, now = clock
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    kind, inputs, outputs, features = answered or ("status", None, None, None)
+    recorder.record(
+        Record(request_id_, now, model, version, kind, status, latency_ms, inputs, outputs, features, error)
+    )
 
 
 def shutdown() -> None:

@@ -45,14 +45,22 @@ REQUESTS = Counter(
 )
 
 
-def _failure(exc: Exception, what: str) -> Response:
-    """The answer to a request that raised: 400, 404 or 503 as the error says, else 500 (logged)."""
+def status_of(exc: Exception) -> int:
+    """The HTTP status of a request that raised `exc`: 400, 404 or 503 as the error says, else 500."""
     if isinstance(exc, PayloadError | InvalidInput):
-        return _error(400, str(exc))
+        return 400
     if isinstance(exc, ModelNotFound | VersionNotLoaded):
-        return _error(404, str(exc))
+        return 404
     if isinstance(exc, ModelNotReady):
-        return _error(503, str(exc))
+        return 503
+    return 500
+
+
+def _failure(exc: Exception, what: str) -> Response:
+    """The answer to a request that raised (a 500 is logged with its traceback)."""
+    status = status_of(exc)
+    if status != 500:
+        return _error(status, str(exc))
     log.exception("%s failed", what)
     return _error(500, f"{type(exc).__name__}: {exc}")
 

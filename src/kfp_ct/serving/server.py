@@ -5,7 +5,8 @@
 (not 500) when request validation meets a non-finite number, and adds KServe's timing
 middleware and uvicorn's access log only when asked. With `--workers N`, KServe pickles this
 REST server with the repository and its models into each worker process (spawn), where
-`run` sets the process up the same way. Each process records its traffic
+`run` sets the process up the same way. gRPC (V2) is KServe's server with a capturing servicer
+(`kfp_ct.serving.grpc_server`). Each process records its traffic
 (`kfp_ct.capture.recorder`) and writes what it queued before it exits.
 """
 
@@ -24,13 +25,13 @@ from fastapi.exceptions import RequestValidationError
 from kserve import ModelServer
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.model_server import args as kserve_args
-from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess, RESTServerProcess
 from kserve.protocol.rest.server import RESTServer
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kfp_ct.capture import recorder as capture
+from kfp_ct.serving.grpc_server import ProjectGRPCServer
 from kfp_ct.serving.model import serve_single_threaded
 from kfp_ct.serving.repository import DeploymentRepository
 from kfp_ct.serving.rest import V2Routes
@@ -210,7 +211,7 @@ class ProjectModelServer(ModelServer):
             self._rest_server = rest
             self.servers.append(rest.start())
         if self.enable_grpc:
-            self._grpc_server = GRPCServer(
+            self._grpc_server = ProjectGRPCServer(
                 self.grpc_port,
                 self.dataplane,
                 self.model_repository_extension,

@@ -17,11 +17,13 @@ from pathlib import Path
 import grpc
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 import tritonclient.http as triton
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
+from kfp_ct.capture import store
 from kfp_ct.deploy.targets.local import stop_server
 from kfp_ct.serving.client import wait_ready
 from kfp_ct.serving.protocol import VERSION_HEADER, frame_to_v2_request
@@ -33,12 +35,17 @@ NUMPY = {"FP64": np.float64, "FP32": np.float32, "INT64": np.int64, "INT32": np.
 
 
 def start(model_dir: Path, *flags: str) -> tuple[subprocess.Popen, str, int]:
-    """`python -m kfp_ct.serving` on one model (the ServingRuntime's mode); (process, URL, gRPC port)."""
+    """`python -m kfp_ct.serving` on one model (the ServingRuntime's mode); (process, URL, gRPC port).
+
+    Captured traffic goes to `<model_dir>/../capture`, written every 0.2 s.
+    """
     port, grpc_port = free_port(), free_port()
+    capture = {"KFP_CT_CAPTURE_URI": str(model_dir.parent / "capture"), "KFP_CT_CAPTURE_FLUSH_S": "0.2"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kfp_ct.serving", f"--model_name={NAME}", f"--model_dir={model_dir}",
          "--model_version=7", f"--http_port={port}", f"--grpc_port={grpc_port}", *flags],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=model_dir.parent,
+        env={**os.environ, **capture},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, NAME, 180, process=proc)
@@ -55,7 +62,7 @@ def served(tmp_path_factory):
     model, x = save_model(model_dir)
     proc, url, grpc_port = start(model_dir, "--enable_grpc=true")
     try:
-        yield url, grpc_port, model, x
+        yield url, grpc_port, model, x, model_dir.parent / "capture"
     finally:
         stop(proc)
 
@@ -74,7 +81,7 @@ def triton_inputs(meta: dict, rows, binary: bool) -> list:
 
 
 def test_tritonclient_reads_metadata(served):
-    url, _, _, x = served
+    url, _, _, x, _ = served
     client = triton.InferenceServerClient(url=url.removeprefix("http://"))
     assert client.is_server_ready() and client.is_model_ready(NAME)
     meta = client.get_model_metadata(NAME)
@@ -90,7 +97,7 @@ def test_tritonclient_reads_metadata(served):
 
 @pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
 def test_tritonclient_infers(served, binary):
-    url, _, model, x = served
+    url, _, model, x, _ = served
     client = triton.InferenceServerClient(url=url.removeprefix("http://"))
     meta = client.get_model_metadata(NAME)
     rows = x.head(6)
@@ -105,7 +112,7 @@ def test_tritonclient_infers(served, binary):
 
 
 def test_tritonclient_selects_one_output_and_pins_the_version(served):
-    url, _, _, x = served
+    url, _, _, x, _ = served
     client = triton.InferenceServerClient(url=url.removeprefix("http://"))
     meta = client.get_model_metadata(NAME)
     rows = x.head(3)
@@ -120,7 +127,7 @@ def test_tritonclient_selects_one_output_and_pins_the_version(served):
 
 
 def test_json_without_content_type_and_output_selection(served):
-    url, _, model, x = served
+    url, _, model, x, _ = served
     body = frame_to_v2_request(x.head(2))
     raw = json.dumps(body).encode()
     for headers in (
@@ -160,7 +167,7 @@ def _grpc_request(rows, version: str = "") -> pb.ModelInferRequest:
 
 
 def test_grpc_infer_and_metadata(served):
-    _, grpc_port, model, x = served
+    _, grpc_port, model, x, _ = served
     with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
         rows = x.head(4)
@@ -175,6 +182,42 @@ def test_grpc_infer_and_metadata(served):
         with pytest.raises(grpc.RpcError) as info:
             stub.ModelInfer(_grpc_request(rows, version="9"), timeout=30)
         assert "no loaded version '9'" in info.value.details()
+
+
+def test_grpc_requests_are_captured_like_rest(served):
+    """Each ModelInfer is one capture record: its id (body, else metadata), version, rows, status."""
+    _, grpc_port, model, x, capture_dir = served
+    rows = x.head(3)
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        by_body = _grpc_request(rows)
+        by_body.id = "grpc-body-id"
+        assert stub.ModelInfer(by_body, timeout=30).id == "grpc-body-id"
+        answer = stub.ModelInfer(_grpc_request(rows), metadata=[("x-request-id", "grpc-id")], timeout=30)
+        assert answer.id == "grpc-id"
+        generated = stub.ModelInfer(_grpc_request(rows), timeout=30).id
+        refused = _grpc_request(rows, version="9")
+        refused.id = "grpc-refused"
+        with pytest.raises(grpc.RpcError):
+            stub.ModelInfer(refused, timeout=30)
+    wanted = {"grpc-body-id", "grpc-id", generated, "grpc-refused"}
+    deadline = time.monotonic() + 30
+    while True:
+        frame = store.read_capture(str(capture_dir), NAME) if capture_dir.exists() else pd.DataFrame()
+        if not frame.empty and wanted <= set(frame[store.REQUEST_ID]):
+            break
+        assert time.monotonic() < deadline, "the gRPC requests were not captured within 30 s"
+        time.sleep(0.2)
+    ours = frame[frame[store.REQUEST_ID].isin(wanted)]
+    answered = ours[ours[store.STATUS] == 200]
+    assert len(answered) == 9 and set(answered[store.VERSION]) == {"7"}  # 3 requests x 3 rows
+    assert set(answered[store.PROTOCOL]) == {"grpc"}
+    header_rows = answered[answered[store.REQUEST_ID] == "grpc-id"].sort_values(store.ROW)
+    assert header_rows[store.PREDICTION].astype(int).tolist() == model.predict(rows).tolist()
+    assert np.allclose(header_rows[rows.columns[0]].astype(float), rows[rows.columns[0]].astype(float))
+    refused_rows = ours[ours[store.REQUEST_ID] == "grpc-refused"]  # gRPC INVALID_ARGUMENT: 400
+    assert refused_rows[store.STATUS].tolist() == [400]
+    assert "no loaded version" in refused_rows[store.ERROR].iloc[0]
 
 
 def _children(pid: int) -> list[int]:
