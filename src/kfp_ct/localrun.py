@@ -370,10 +370,18 @@ def summarize(pipeline: str, arguments: dict[str, Any], run_dir: Path, seconds: 
     drift = task_outputs(run_dir, "drift-check")
     if drift is not None:
         extra["drift"] = json.loads(drift.get("summary") or "{}")
+    watched = task_outputs(run_dir, "monitor")
+    if watched is not None:
+        extra["monitor"] = json.loads(watched.get("summary") or "{}")
+    decision = (
+        compare.get("Output")
+        or extra.get("drift", {}).get("decision")
+        or extra.get("monitor", {}).get("decision")
+    )
     return RunSummary(
         pipeline=pipeline,
         run_id=run_dir.name,
-        decision=compare.get("Output") or extra.get("drift", {}).get("decision") or "unknown",
+        decision=decision or "unknown",
         model_name=model_name,
         model_version=registered.get("model_version"),
         champion_version=registry.aliases(model_name).get(lineage.CHAMPION),

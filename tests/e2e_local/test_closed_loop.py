@@ -89,6 +89,9 @@ def loop(tmp_path_factory):
     # Every answered request is in the store (waited for above): no need to leave seconds to settle.
     out["monitor_ok"] = kfp_ct("monitor", "--json", "--settle-seconds", "0")
     out["monitor_empty"] = kfp_ct("monitor", "--json", "--settle-seconds", "0")
+    # The compiled `monitoring` pipeline through kfp.local, over the same in-distribution window.
+    since = out["monitor_ok"].summary["window"]["since"] or "1970-01-01T00:00:00+00:00"
+    out["pipeline_ok"] = kfp_ct("run", "--pipeline", "monitoring", "--json", "--param", f"since={since}")
     shifted = make_dataset(SynthSpec(rows=3000, seed=32, drift=1.0, concept_drift=0.8))
     answers = send(endpoint, shifted.drop(columns=["label"]))
     out["shifted_versions"] = {v for _, v in answers}
@@ -111,6 +114,18 @@ def test_in_distribution_traffic_monitors_ok(loop):
     assert set(loop["stable_ids"]) <= set(wait_captured([])[store.REQUEST_ID])
     empty = loop["monitor_empty"]
     assert empty.code == 0 and empty.summary["rows"] == 0 and "no new traffic" in empty.summary["reasons"][0]
+
+
+def test_the_monitoring_pipeline_runs_through_kfp_local_on_captured_traffic(loop):
+    """`kfp-ct run --pipeline monitoring`: the monitor task reads the window, decides ok, no retraining."""
+    result = loop["pipeline_ok"]
+    assert result.code == 0, result.stderr[-3000:]
+    s = result.summary
+    assert s["pipeline"] == "monitoring" and s["decision"] == "ok", s
+    watched = s["monitor"]
+    assert watched["rows"] == 3000 and watched["labelled_rows"] == 0, watched
+    assert watched["drift"]["drifted_features"] == [] and watched["monitoring_run_id"]
+    assert s["model_version"] is None and s["champion_version"] == "1"  # nothing retrained
 
 
 @pytest.mark.parametrize(
@@ -175,11 +190,12 @@ def test_shifted_labelled_traffic_retrains_promotes_and_serves(loop):
     client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri())
     experiment = client.get_experiment_by_name("kfp-ct-monitoring")
     runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 2  # the run with no new traffic records nothing
+    assert len(runs) == 3  # CLI ok, pipeline ok, CLI retrain: the run with no new traffic records nothing
     retrain_run = next(r for r in runs if r.data.tags[lineage.DECISION] == "retrain")
     version = client.get_model_version(MODEL, new_version)
     assert version.tags[lineage.WINDOW_HASH] == retrain_run.data.tags[lineage.WINDOW_HASH]
-    assert retrain_run.data.tags["kfp_ct.monitor.since"] == loop["monitor_ok"].summary["window"]["until"]
+    watermark = loop["pipeline_ok"].summary["monitor"]["window"]["until"]  # the last run before it
+    assert retrain_run.data.tags["kfp_ct.monitor.since"] == watermark
     window_uri = next(v for k, v in version.tags.items() if k == lineage.DATA_URI)
     assert window_uri
     assert os.path.exists(str(settings.home() / "capture" / MODEL / "windows"))
