@@ -106,7 +106,7 @@ class ShadowSender:
                 features,
                 error,
                 store.SHADOW_ROLE,
-            )  # fmt: skip
+            )
         )
 
     def drain(self, timeout_s: float = 10.0) -> bool:
