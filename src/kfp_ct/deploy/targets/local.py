@@ -16,8 +16,9 @@ way, then routes by a split (`start_canary`: the champion and the canary by weig
 (`start_shadow`: the champion answers, the new version gets copies); `conclude` routes everything
 to the winner (a promoted canary keeps the old champion loaded, as a direct deploy does) and
 unloads a rolled-back candidate. A server that died is started again from the specs (the
-champion) by the next deploy or `kfp-ct serve`. Port: `KFP_CT_PORT` when set (taken: fail, see `preflight`); else the port
-recorded for this home, else 8080, else a free port, said in the log and recorded.
+champion) by the next deploy or `kfp-ct serve`. Port: `KFP_CT_PORT` when set (taken: fail, see
+`preflight`); else the port recorded for this home, else 8080, else a free port, said in the
+log and recorded.
 """
 
 from __future__ import annotations
@@ -466,8 +467,7 @@ class LocalTarget:
             live = spec.routed_to(others[0])
         else:
             raise DeployError(f"{model_name}: v{version} is all that is loaded; no champion to fall back to")
-        with _server_lock():
-            answer = self._apply(state, live, model_name, RESTORE_TIMEOUT_S)
+        answer = self._apply(state, live, model_name, RESTORE_TIMEOUT_S)
         winner = live.serving
         log.info("%s: v%s %s; v%s serves all traffic", model_name, version,
                  "promoted" if promote else "rolled back", winner)  # fmt: skip
