@@ -112,12 +112,15 @@ def register(tmp: Path, version_tag: str, model) -> tuple[str, Path]:
     """Log `model` to MLflow and register it as the register step does; (version, local model dir)."""
     from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
 
-    x = make_dataset(SynthSpec(rows=50, seed=99))[FEATURES]
+    from mlflow.models import infer_signature
+
+    x = make_dataset(SynthSpec(rows=50, seed=99))
+    x = x.loc[x["region"] != "west", FEATURES]  # a row every version can score
     runs.connect()
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(
-            model, name="model", serialization_format="skops",
-            skops_trusted_types=SKOPS_TRUSTED_TYPES, input_example=x.head(2),
+            model, name="model", serialization_format="skops", skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            signature=infer_signature(x, model.predict(x)), input_example=x.head(2),
         )  # fmt: skip
     model_dir = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp / version_tag)))
     ref = registry.register(NAME, info.model_uri, run.info.run_id, {}, model_dir)
@@ -154,7 +157,7 @@ def world(tmp_path_factory):
     deploy(tmp, v1, local1, test_set)
     endpoint = LocalTarget().current_endpoint(NAME)
     try:
-        yield {"tmp": tmp, "data": data, "live": held_out, "test_set": test_set, "no_west": no_west,
+        yield {"tmp": tmp, "data": data, "live": held_out[FEATURES], "truth": held_out["label"], "test_set": test_set, "no_west": no_west,
                "endpoint": endpoint, "v1": v1}  # fmt: skip
     finally:
         LocalTarget().stop()
@@ -162,7 +165,7 @@ def world(tmp_path_factory):
 
 
 def answered_during(load: Load, rollout: dict) -> list[tuple[float, str, int, str]]:
-    since, until = (datetime.fromisoformat(rollout[k]).timestamp() for k in ("since", "until"))
+    since, until = (datetime.fromisoformat(rollout["extra"][k]).timestamp() for k in ("since", "until"))
     return [a for a in load.answers if since < a[0] <= until]
 
 
@@ -183,7 +186,7 @@ def test_healthy_canary_takes_its_share_and_is_promoted(world):
     aliases = registry.aliases(NAME)
     assert aliases[lineage.CHAMPION] == v2 and aliases[lineage.PREVIOUS_CHAMPION] == world["v1"]
     assert registry.get_version(NAME, v2).tags["kfp_ct.rollout.verdict"] == "promote"
-    assert served_version(world["endpoint"], NAME, world["live"].head(3)[FEATURES]) == v2
+    assert served_version(world["endpoint"], NAME, world["live"].head(3)) == v2
     world["v2"] = v2
 
 
@@ -204,7 +207,7 @@ def test_canary_failing_live_is_rolled_back_naming_the_reason(world):
     assert answered_by[v3] > 0  # it did take live traffic, and failed on it
     assert registry.aliases(NAME)[lineage.CHAMPION] == v2
     assert registry.get_version(NAME, v3).tags["kfp_ct.rollout.verdict"] == "rollback"
-    assert served_version(world["endpoint"], NAME, world["live"].head(3)[FEATURES]) == v2
+    assert served_version(world["endpoint"], NAME, world["live"].head(3)) == v2
     meta = httpx.get(f"{world['endpoint']}/v2/models/{NAME}", trust_env=False).json()
     assert v3 not in meta["versions"] and meta["parameters"]["serving_version"] == v2
 
@@ -236,7 +239,7 @@ def test_shadow_answers_with_the_champion_and_promotes_on_evidence(world, capsys
     by_role = roles.groupby("shadow")[store.REQUEST_ID].apply(set)
     assert by_role[False] == ids and by_role[True] == ids  # both versions, the same ids
     assert set(roles.loc[roles["shadow"], store.VERSION]) == {v4}
-    truth = world["live"]["label"]
+    truth = world["truth"]
     labels = pd.DataFrame(
         {"request_id": sorted(ids), "label": [int(truth[load.row_of(r)]) for r in sorted(ids)]}
     )
@@ -264,4 +267,4 @@ def test_shadow_answers_with_the_champion_and_promotes_on_evidence(world, capsys
     assert code == 0, said.err
     aliases = registry.aliases(NAME)
     assert aliases[lineage.CHAMPION] == v4 and lineage.SHADOW not in aliases
-    assert served_version(world["endpoint"], NAME, world["live"].head(3)[FEATURES]) == v4
+    assert served_version(world["endpoint"], NAME, world["live"].head(3)) == v4

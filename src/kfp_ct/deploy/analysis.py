@@ -193,7 +193,9 @@ def judge_canary(
     reasons = []
     ok_rate = candidate.success_rate if candidate.success_rate is not None else 0.0
     champion_rate = champion.success_rate if champion.success_rate is not None else 1.0
-    if ok_rate < plan.min_success_rate and ok_rate < champion_rate:
+    if ok_rate == 0.0:
+        reasons.append(f"none of its {candidate.requests} requests succeeded")
+    elif ok_rate < plan.min_success_rate and ok_rate < champion_rate:
         reasons.append(
             f"success rate {ok_rate:.2%} under {plan.min_success_rate:.2%} "
             f"(champion {champion_rate:.2%} on the same period)"

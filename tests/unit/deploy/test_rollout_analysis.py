@@ -237,3 +237,8 @@ def test_run_canary_rolls_back_and_an_interrupted_bake_leaves_the_champion(tmp_p
             target, request(), "1", RolloutPlan(strategy="canary", bake_seconds=5), uri, interrupted
         )
     assert target.calls[-1] == ("conclude", "2", False)
+
+
+def test_a_canary_that_answered_nothing_is_never_promoted():
+    v = verdict(rows(1, 800, errors=800), rows(2, 200, errors=200, start=800))
+    assert v.action == "rollback" and v.reasons == ["none of its 200 requests succeeded"]
