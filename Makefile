@@ -46,6 +46,7 @@ golden: setup ## Regenerate the golden YAML in pipelines/ and components/ (tests
 bench: setup ## Run the benchmarks; writes benchmarks/RESULTS.md, results.json and capture-results.json
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.capture_bench > benchmarks/capture-results.json
+	$(BIN)/python -m benchmarks.shadow_bench > benchmarks/shadow-results.json
 
 bench-gpu: setup ## XGBoost CPU vs GPU at 1M and 10M rows; writes the ratio to benchmarks/RESULTS.md (no GPU: says so, exits 0)
 	$(BIN)/python -m benchmarks.gpu_train

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from kfp_ct.capture import store
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1024
+SWITCH_INTERVAL_S = 0.0002  # Python's default is 0.005: a whole shadow prediction
 SHADOW_SENT = Counter("kfp_ct_shadow_requests", "Requests copied to a shadow version", ["model", "version"])
 SHADOW_DROPPED = Counter("kfp_ct_shadow_dropped", "Shadow copies dropped: queue full", ["model"])
 
@@ -60,6 +62,8 @@ class ShadowSender:
         if self._thread is None or not self._thread.is_alive():
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():
+                    # a request waiting for the GIL the shadow thread holds waits at most this long
+                    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
                     self._thread = threading.Thread(target=self._run, name="kfp-ct-shadow", daemon=True)
                     self._thread.start()
 
