@@ -43,7 +43,7 @@ compile: setup ## Compile every pipeline to build/pipelines/*.yaml
 golden: setup ## Regenerate the golden YAML in pipelines/ and components/ (tests compare against it)
 	$(BIN)/python hack/compile_golden.py
 
-bench: setup ## Run the benchmarks; writes benchmarks/RESULTS.md, results.json and capture-results.json
+bench: setup ## Run the benchmarks; writes benchmarks/RESULTS.md, results.json, capture-results.json and shadow-results.json
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.capture_bench > benchmarks/capture-results.json
 	$(BIN)/python -m benchmarks.shadow_bench > benchmarks/shadow-results.json
