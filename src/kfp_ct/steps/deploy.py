@@ -45,7 +45,7 @@ class DeployParams:
         `rollout_thresholds` is a JSON object of any other `RolloutPlan` field.
         """
         kserve = values.get("target", "kserve") == "kserve"
-        plan = {f.name for f in fields(RolloutPlan)}
+        plan = {f.name for f in fields(RolloutPlan)} - {"strategy"}
         extra = json_object(rollout_thresholds, "rollout_thresholds")
         unknown = sorted(set(extra) - plan)
         if unknown:
