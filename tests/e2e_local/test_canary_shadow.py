@@ -110,9 +110,9 @@ def train(frame: pd.DataFrame, seed: int, fail_on_unseen: bool = False):
 
 def register(tmp: Path, version_tag: str, model) -> tuple[str, Path]:
     """Log `model` to MLflow and register it as the register step does; (version, local model dir)."""
-    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
-
     from mlflow.models import infer_signature
+
+    from kfp_ct.core.estimators import SKOPS_TRUSTED_TYPES
 
     x = make_dataset(SynthSpec(rows=50, seed=99))
     x = x.loc[x["region"] != "west", FEATURES]  # a row every version can score
@@ -157,8 +157,10 @@ def world(tmp_path_factory):
     deploy(tmp, v1, local1, test_set)
     endpoint = LocalTarget().current_endpoint(NAME)
     try:
-        yield {"tmp": tmp, "data": data, "live": held_out[FEATURES], "truth": held_out["label"], "test_set": test_set, "no_west": no_west,
-               "endpoint": endpoint, "v1": v1}  # fmt: skip
+        yield {
+            "tmp": tmp, "data": data, "live": held_out[FEATURES], "truth": held_out["label"],
+            "test_set": test_set, "no_west": no_west, "endpoint": endpoint, "v1": v1,
+        }  # fmt: skip
     finally:
         LocalTarget().stop()
         mp.undo()
