@@ -10,7 +10,8 @@ as its component calls it), while a load generator thread posts single-row V2 re
   canary is rolled back on its success rate; v2 and the endpoint stay;
 - v4 runs as a shadow: every answer comes from v2, both versions are captured under the same
   request ids, `kfp-ct shadow report` compares them, and `kfp-ct promote --from-shadow` refuses
-  on too little evidence, then promotes v4.
+  on too little evidence, then promotes v4 (a V1 request is shadowed too);
+- v5 runs as a shadow with `promote_after_shadow`: promoted at the end of its bake.
 """
 
 from __future__ import annotations
@@ -235,7 +236,16 @@ def test_shadow_answers_with_the_champion_and_promotes_on_evidence(world, capsys
         while len(load.answers) < 400:
             time.sleep(0.1)
     assert {(code, v) for *_, code, v in load.answers} == {(200, v2)}  # every answer from the champion
+    instances = world["live"].head(1).to_dict(orient="records")
+    v1_answer = httpx.post(f"{world['endpoint']}/v1/models/{NAME}:predict", json={"instances": instances},
+                           headers={"x-request-id": "v1-shadow"}, trust_env=False)  # fmt: skip
+    assert v1_answer.status_code == 200 and v1_answer.headers[VERSION_HEADER] == v2
     ids = {rid for _, rid, *_ in load.answers}
+    v1_rows = wait_captured({"v1-shadow"})
+    assert sorted(zip(v1_rows[store.VERSION], store.is_shadow(v1_rows), strict=True)) == [
+        (v2, False),
+        (v4, True),
+    ]
     captured = wait_captured(ids)
     roles = captured.assign(shadow=store.is_shadow(captured))
     by_role = roles.groupby("shadow")[store.REQUEST_ID].apply(set)
@@ -249,11 +259,11 @@ def test_shadow_answers_with_the_champion_and_promotes_on_evidence(world, capsys
 
     assert cli(["shadow", "report", "--model", NAME, "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["extra"]["compared_requests"] == len(ids)
+    assert report["extra"]["compared_requests"] == len(ids) + 1  # and the V1 request
     assert 0.5 < report["agreement"] <= 1.0
     for side in ("champion", "candidate"):
         assert report[side]["metric"] == "accuracy" and report[side]["labelled_rows"] == len(ids)
-        assert report[side]["latency_p50_ms"] > 0 and report[side]["requests"] == len(ids)
+        assert report[side]["latency_p50_ms"] > 0 and report[side]["requests"] == len(ids) + 1
 
     assert cli(["promote", "--from-shadow", "--model", NAME, "--min-requests", "100000"]) != 0
     refusal = capsys.readouterr().err.strip()
@@ -270,3 +280,21 @@ def test_shadow_answers_with_the_champion_and_promotes_on_evidence(world, capsys
     aliases = registry.aliases(NAME)
     assert aliases[lineage.CHAMPION] == v4 and lineage.SHADOW not in aliases
     assert served_version(world["endpoint"], NAME, world["live"].head(3)) == v4
+
+
+def test_promote_after_shadow_promotes_at_the_end_of_the_bake(world):
+    tmp, champion = world["tmp"], registry.aliases(NAME)[lineage.CHAMPION]
+    v5, local5 = register(tmp, "v5", train(world["data"].head(2700), seed=5))
+    url = f"{world['endpoint']}/v2/models/{NAME}/infer"
+    thresholds = json.dumps({"min_shadow_requests": 50, "max_disagreement": 0.5, "min_labelled_rows": 10**6})
+    with Load(url, world["live"], "after-shadow", threads=2) as load:
+        out = deploy(tmp, v5, local5, world["test_set"], rollout="shadow", bake_seconds=4,
+                     promote_after_shadow=True, rollout_thresholds=thresholds)  # fmt: skip
+    assert out.champion_version == v5 and out.previous_champion == champion
+    assert out.rollout["action"] == "promote" and out.rollout["extra"]["compared_requests"] >= 50
+    answered_before = {v for _, _, _, v in load.answers[:20]}
+    assert answered_before == {champion}  # while it baked, the champion answered
+    aliases = registry.aliases(NAME)
+    assert aliases[lineage.CHAMPION] == v5 and lineage.SHADOW not in aliases
+    assert registry.get_version(NAME, v5).tags["kfp_ct.shadow.verdict"] == "promote"
+    assert served_version(world["endpoint"], NAME, world["live"].head(3)) == v5
