@@ -242,3 +242,14 @@ def test_run_canary_rolls_back_and_an_interrupted_bake_leaves_the_champion(tmp_p
 def test_a_canary_that_answered_nothing_is_never_promoted():
     v = verdict(rows(1, 800, errors=800), rows(2, 200, errors=200, start=800))
     assert v.action == "rollback" and v.reasons == ["none of its 200 requests succeeded"]
+
+
+def test_shadow_copies_are_never_counted_as_answers():
+    from kfp_ct.capture.signals import request_stats
+
+    frame, answers = shadow_frame(100)
+    assert request_stats(store.answered_rows(frame))["count"] == 100
+    assert store.answered_rows(frame)[store.VERSION].unique().tolist() == ["1"]
+    written_before_shadows = answers.drop(columns=[store.ROLE])
+    assert not store.is_shadow(written_before_shadows).any()
+    assert len(store.answered_rows(written_before_shadows)) == 100
