@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kserve.errors import InvalidInput
 from prometheus_client import Counter
 
 from kfp_ct.capture import recorder as capture
@@ -85,10 +86,8 @@ class ShadowSender:
         try:
             outputs = score()
         except Exception as exc:  # the shadow's failure is its own signal, captured as such
-            status, error = (
-                (400 if type(exc).__name__ == "InvalidInput" else 500),
-                f"{type(exc).__name__}: {exc}",
-            )
+            status = 400 if isinstance(exc, InvalidInput) else 500
+            error = f"{type(exc).__name__}: {exc}"
         latency_ms = (time.perf_counter() - started) * 1000.0
         SHADOW_SENT.labels(model.name, str(model.version)).inc()
         recorder = capture.current()
