@@ -55,14 +55,10 @@ class TrainingParams:
     kserve_options: str = param("{}", "JSON options of the kserve target (namespace, mode, runtime...).")
     rollout: str = param("direct", "direct (swap after the smoke test), canary or shadow.")
     canary_percent: int = param(10, "Share of live requests (%) the canary answers during the bake.")
-    bake_seconds: float = param(
-        300.0, "Seconds a canary or shadow bakes on live traffic before judging."
-    )
+    bake_seconds: float = param(300.0, "Seconds a canary or shadow bakes on live traffic before judging.")
     min_canary_requests: int = param(100, "Requests a canary must answer in the bake to be judged.")
     on_insufficient: str = param("rollback", "Too few canary requests: promote, rollback or extend.")
-    promote_after_shadow: bool = param(
-        False, "Promote a shadow after its bake when the evidence holds."
-    )
+    promote_after_shadow: bool = param(False, "Promote a shadow after its bake when the evidence holds.")
     rollout_thresholds: str = param(
         "{}", 'JSON of other rollout thresholds, e.g. {"max_latency_p99_ms": 100, "max_disagreement": 0.05}.'
     )
