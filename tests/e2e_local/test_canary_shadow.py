@@ -11,7 +11,8 @@ as its component calls it), while a load generator thread posts single-row V2 re
 - v4 runs as a shadow: every answer comes from v2, both versions are captured under the same
   request ids, `kfp-ct shadow report` compares them, and `kfp-ct promote --from-shadow` refuses
   on too little evidence, then promotes v4 (a V1 request is shadowed too);
-- v5 runs as a shadow with `promote_after_shadow`: promoted at the end of its bake.
+- v5 is left running as a shadow; v6 replaces it as the shadow with `promote_after_shadow` and is
+  promoted at the end of its bake.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ def test_canary_failing_live_is_rolled_back_naming_the_reason(world):
     assert v3 not in meta["versions"] and meta["parameters"]["serving_version"] == v2
 
 
-def wait_captured(ids: set[str], timeout_s: float = 20.0) -> pd.DataFrame:
+def wait_captured(ids: set[str], timeout_s: float = 60.0) -> pd.DataFrame:
     deadline = time.monotonic() + timeout_s
     while True:
         frame = store.read_capture(capture_uri(), NAME)
@@ -241,12 +242,12 @@ def test_shadow_answers_with_the_champion_and_promotes_on_evidence(world, capsys
                            headers={"x-request-id": "v1-shadow"}, trust_env=False)  # fmt: skip
     assert v1_answer.status_code == 200 and v1_answer.headers[VERSION_HEADER] == v2
     ids = {rid for _, rid, *_ in load.answers}
+    captured = wait_captured(ids)  # the copies are scored behind the answers, in order
     v1_rows = wait_captured({"v1-shadow"})
     assert sorted(zip(v1_rows[store.VERSION], store.is_shadow(v1_rows), strict=True)) == [
         (v2, False),
         (v4, True),
     ]
-    captured = wait_captured(ids)
     roles = captured.assign(shadow=store.is_shadow(captured))
     by_role = roles.groupby("shadow")[store.REQUEST_ID].apply(set)
     assert by_role[False] == ids and by_role[True] == ids  # both versions, the same ids
@@ -282,19 +283,28 @@ def test_shadow_answers_with_the_champion_and_promotes_on_evidence(world, capsys
     assert served_version(world["endpoint"], NAME, world["live"].head(3)) == v4
 
 
-def test_promote_after_shadow_promotes_at_the_end_of_the_bake(world):
+def test_promote_after_shadow_replaces_a_running_shadow_and_promotes_at_the_end_of_the_bake(world):
     tmp, champion = world["tmp"], registry.aliases(NAME)[lineage.CHAMPION]
     v5, local5 = register(tmp, "v5", train(world["data"].head(2700), seed=5))
+    deploy(tmp, v5, local5, world["test_set"], rollout="shadow", bake_seconds=0)  # left running
+    assert registry.aliases(NAME)[lineage.SHADOW] == v5
+    v6, local6 = register(tmp, "v6", train(world["data"].head(2800), seed=6))
     url = f"{world['endpoint']}/v2/models/{NAME}/infer"
     thresholds = json.dumps({"min_shadow_requests": 50, "max_disagreement": 0.5, "min_labelled_rows": 10**6})
     with Load(url, world["live"], "after-shadow", threads=2) as load:
-        out = deploy(tmp, v5, local5, world["test_set"], rollout="shadow", bake_seconds=4,
+        out = deploy(tmp, v6, local6, world["test_set"], rollout="shadow", bake_seconds=4,
                      promote_after_shadow=True, rollout_thresholds=thresholds)  # fmt: skip
-    assert out.champion_version == v5 and out.previous_champion == champion
+    assert out.champion_version == v6 and out.previous_champion == champion
     assert out.rollout["action"] == "promote" and out.rollout["extra"]["compared_requests"] >= 50
-    answered_before = {v for _, _, _, v in load.answers[:20]}
-    assert answered_before == {champion}  # while it baked, the champion answered
+    assert {v for _, _, _, v in load.answers[:20]} == {champion}  # while it baked, the champion answered
     aliases = registry.aliases(NAME)
-    assert aliases[lineage.CHAMPION] == v5 and lineage.SHADOW not in aliases
-    assert registry.get_version(NAME, v5).tags["kfp_ct.shadow.verdict"] == "promote"
-    assert served_version(world["endpoint"], NAME, world["live"].head(3)) == v5
+    assert aliases[lineage.CHAMPION] == v6 and lineage.SHADOW not in aliases
+    assert registry.get_version(NAME, v6).tags["kfp_ct.shadow.verdict"] == "promote"
+    copies = store.read_capture(capture_uri(), NAME)
+    after = copies[copies[store.REQUEST_ID].str.startswith("after-shadow") & store.is_shadow(copies)]
+    since = pd.Timestamp(out.rollout["since"])
+    assert set(after.loc[after[store.TIME] > since, store.VERSION]) == {v6}  # v5 got copies until then
+    assert v6 in set(after[store.VERSION])
+    meta = httpx.get(f"{world['endpoint']}/v2/models/{NAME}", trust_env=False).json()
+    assert v5 not in meta["versions"] and meta["parameters"]["serving_version"] == v6
+    assert served_version(world["endpoint"], NAME, world["live"].head(3)) == v6

@@ -199,6 +199,8 @@ def run(params: DeployParams, paths: DeployPaths) -> DeployOutput:
             )
         if plan.strategy != "direct" and current is not None and current != str(version):
             assert target is not None and request is not None
+            if held.get(lineage.SHADOW) not in (None, str(version)):  # one candidate at a time
+                _end_shadow(target, name, held[lineage.SHADOW])
             if plan.strategy == "canary":
                 return _canary(target, request, current, plan)
             return _shadow(target, request, current, plan)
@@ -326,6 +328,16 @@ def shadow_state(name: str) -> tuple[str, str, datetime | None]:
         )
     since = registry.get_version(name, shadow).tags.get(lineage.SHADOW_SINCE)
     return champion, shadow, datetime.fromisoformat(since) if since else None
+
+
+def _end_shadow(target: Any, name: str, shadow: str) -> None:
+    """Stop copying traffic to the running shadow `shadow` (the champion serves alone), drop its alias."""
+    log.info("%s: ending the shadow of v%s before the new rollout", name, shadow)
+    try:
+        target.conclude(name, shadow, promote=False)
+    except DeployError as exc:  # not loaded any more: it receives no copies either
+        log.warning("%s: the shadow v%s was not running: %s", name, shadow, exc)
+    registry.set_alias(name, lineage.SHADOW, None)
 
 
 def _tag(name: str, version: str, tags: dict[str, str]) -> None:
