@@ -46,6 +46,7 @@ from tests.conftest import free_port
 
 from .helpers import served_version
 
+pytestmark = pytest.mark.slow  # bakes on live traffic: about a minute on a quiet machine
 NAME = "canary-model"
 FEATURES = ["age", "income", "tenure_months", "balance", "num_products", "support_calls", "region", "plan"]
 CATEGORICAL = ["region", "plan"]
