@@ -133,7 +133,12 @@ def run_canary(
     except BaseException as exc:  # never leave a canary half-running: the champion serves alone
         target.conclude(name, candidate, promote=False)
         raise DeployError(f"canary of {name} v{candidate} stopped: {exc}; v{champion} serves alone") from exc
-    target.conclude(name, candidate, promote=verdict.promote)
+    try:
+        target.conclude(name, candidate, promote=verdict.promote)
+    except Exception as exc:
+        if verdict.promote:  # the candidate could not take all traffic: the champion serves alone
+            target.conclude(name, candidate, promote=False)
+        raise DeployError(f"canary of {name} v{candidate}: concluding failed: {exc}") from exc
     return verdict
 
 
