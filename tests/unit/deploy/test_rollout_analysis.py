@@ -253,3 +253,24 @@ def test_shadow_copies_are_never_counted_as_answers():
     written_before_shadows = answers.drop(columns=[store.ROLE])
     assert not store.is_shadow(written_before_shadows).any()
     assert len(store.answered_rows(written_before_shadows)) == 100
+
+
+def test_a_promotion_the_target_cannot_make_falls_back_to_the_champion(tmp_path, monkeypatch):
+    from kfp_ct.errors import DeployError, ServingError
+
+    monkeypatch.setenv("KFP_CT_CAPTURE_FLUSH_S", "0.01")
+    uri = str(tmp_path / "capture")
+
+    class Refusing(FakeTarget):
+        def conclude(self, model_name, version, promote):
+            super().conclude(model_name, version, promote)
+            if promote:
+                raise ServingError("the server did not answer")
+            return DeployResult("http://x")
+
+    target = Refusing()
+    traffic = [pd.concat([rows(1, 100), rows(2, 100, start=100)])]
+    plan = RolloutPlan(strategy="canary", bake_seconds=1, min_canary_requests=10)
+    with pytest.raises(DeployError, match="concluding failed: the server did not answer"):
+        bake.run_canary(target, request(), "1", plan, uri, lambda s: traffic and write(uri, traffic.pop()))
+    assert target.calls[-2:] == [("conclude", "2", True), ("conclude", "2", False)]
