@@ -46,9 +46,10 @@ compile: setup ## Compile every pipeline to build/pipelines/*.yaml
 golden: setup ## Regenerate the golden YAML in pipelines/ and components/ (tests compare against it)
 	$(BIN)/python hack/compile_golden.py
 
-bench: setup ## Run the benchmarks; writes benchmarks/RESULTS.md, results.json and capture-results.json
+bench: setup ## Run the benchmarks; writes benchmarks/RESULTS.md, results.json, capture-results.json and shadow-results.json
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.capture_bench > benchmarks/capture-results.json
+	$(BIN)/python -m benchmarks.shadow_bench > benchmarks/shadow-results.json
 
 bench-gpu: setup ## XGBoost CPU vs GPU at 1M and 10M rows; writes the ratio to benchmarks/RESULTS.md (no GPU: says so, exits 0)
 	$(BIN)/python -m benchmarks.gpu_train

@@ -7,6 +7,8 @@ InferenceService, always under these names, so that any of them can be traced to
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous-champion"
+SHADOW = "shadow"  # the version a shadow rollout copies traffic to (champion does not move)
+SHADOW_SINCE = "kfp_ct.shadow.since"  # when that version started receiving copies (ISO 8601)
 
 TAG_PREFIX = "kfp_ct."
 PIPELINE_RUN_ID = "kfp_ct.pipeline_run_id"

@@ -73,6 +73,7 @@ class Record(NamedTuple):
     outputs: Any = None
     features: Any = None
     error: str | None = None
+    role: str | None = None  # store.SHADOW_ROLE for a shadow version's copy
 
 
 def _text(value: Any) -> Any:
@@ -153,6 +154,7 @@ def columns_of(record: Record) -> dict[str, list]:
         store.PROBABILITIES: [None] * n if proba is None else [[float(p) for p in row] for row in proba],
         store.CLASSES: [classes] * n,
         store.ERROR: [record.error] * n,
+        store.ROLE: [record.role] * n,
     }
     for name, values in inputs.items():
         out.setdefault(name, values)

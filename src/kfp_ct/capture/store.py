@@ -40,8 +40,10 @@ PREDICTION = "prediction"
 PROBABILITIES = "probabilities"
 CLASSES = "classes"
 ERROR = "error"
+ROLE = "role"  # "shadow" for a shadow version's copy of a request; null: the answer sent back
+SHADOW_ROLE = "shadow"
 META_COLUMNS = (REQUEST_ID, ROW, TIME, MODEL, VERSION, PROTOCOL, STATUS, LATENCY_MS, PREDICTION,
-                PROBABILITIES, CLASSES, ERROR)  # fmt: skip
+                PROBABILITIES, CLASSES, ERROR, ROLE)  # fmt: skip
 LABEL = "label"
 RECEIVED_AT = "received_at"
 SMOKE_ID_PREFIX = "kfp-ct-smoke-"  # deploy smoke tests: captured, but not monitored as traffic
@@ -156,6 +158,19 @@ def read_capture(
     if until is not None:
         keep &= (frame[TIME] <= pd.Timestamp(until)).to_numpy()
     return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def is_shadow(frame: pd.DataFrame) -> pd.Series:
+    """Which captured rows are a shadow version's copies (never answered to a client)."""
+    if ROLE not in frame.columns:  # written before shadows existed
+        return pd.Series(False, index=frame.index)
+    return (frame[ROLE] == SHADOW_ROLE).fillna(False).astype(bool)
+
+
+def answered_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of answers sent back to clients (shadow copies left out)."""
+    shadow = is_shadow(frame)
+    return frame[~shadow.to_numpy()] if shadow.any() else frame
 
 
 def read_feedback(uri: str, model: str) -> pd.DataFrame:

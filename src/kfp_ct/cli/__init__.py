@@ -16,6 +16,7 @@ from kfp_ct.errors import KfpCtError
 
 COMMAND_MODULES = (
     "run", "report", "ui", "data", "compile", "serving", "render", "remote", "feedback", "monitor",
+    "shadow", "promote",
 )  # fmt: skip
 
 

@@ -65,8 +65,10 @@ class RolloutPlan:
     max_latency_p99_ms: float = 100.0
     max_prediction_shift: float = 0.2  # PSI of the canary's predictions against the champion's
     max_metric_drop: float = 0.05  # relative drop of the labelled-row metric against the champion
+    min_labelled_rows: int = 30  # per version, before the labelled-row metric is judged
     min_shadow_requests: int = 500
     max_disagreement: float = 0.05
+    promote_after_shadow: bool = False  # at the end of a shadow bake, promote on the evidence rule
 
     def __post_init__(self) -> None:
         if self.strategy not in ROLLOUTS:

@@ -117,6 +117,13 @@ def add_training_steps(
             target=p.deploy_target,
             readiness_timeout_s=p.readiness_timeout_s,
             kserve_options=p.kserve_options,
+            rollout=p.rollout,
+            canary_percent=p.canary_percent,
+            bake_seconds=p.bake_seconds,
+            min_canary_requests=p.min_canary_requests,
+            on_insufficient=p.on_insufficient,
+            promote_after_shadow=p.promote_after_shadow,
+            rollout_thresholds=p.rollout_thresholds,
         ).set_display_name("deploy")
     steps = {
         "validate": v,

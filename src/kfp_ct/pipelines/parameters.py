@@ -53,6 +53,15 @@ class TrainingParams:
     deploy_target: str = param("kserve", "Where to deploy the winner: none, local or kserve.")
     readiness_timeout_s: float = param(300.0, "Seconds to wait for the model server to become ready.")
     kserve_options: str = param("{}", "JSON options of the kserve target (namespace, mode, runtime...).")
+    rollout: str = param("direct", "direct (swap after the smoke test), canary or shadow.")
+    canary_percent: int = param(10, "Share of live requests (%) the canary answers during the bake.")
+    bake_seconds: float = param(300.0, "Seconds a canary or shadow bakes on live traffic before judging.")
+    min_canary_requests: int = param(100, "Requests a canary must answer in the bake to be judged.")
+    on_insufficient: str = param("rollback", "Too few canary requests: promote, rollback or extend.")
+    promote_after_shadow: bool = param(False, "Promote a shadow after its bake when the evidence holds.")
+    rollout_thresholds: str = param(
+        "{}", 'JSON of other rollout thresholds, e.g. {"max_latency_p99_ms": 100, "max_disagreement": 0.05}.'
+    )
     intended_use: str = param("", "What the model is for and who uses it (the model card's intended use).")
 
 

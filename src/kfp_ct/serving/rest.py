@@ -11,7 +11,9 @@ Every answer names the version (`model_version`, header `X-Model-Version`) and t
 (`id`, header `X-Request-Id`: the V2 `id`, else the `X-Request-Id` or `Ce-Id` header, else a new
 one). V1 `:predict` is answered here too, so that both protocols are captured
 (`kfp_ct.capture.recorder`): each answered or refused request is one `Record` of references,
-queued for the capture writer thread after the response body is built.
+queued for the capture writer thread after the response body is built. When the route is a
+shadow, a copy of each answered (unpinned) request is queued for the shadow version after the
+response is sent (`kfp_ct.serving.shadow`, bounded, never waited for).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from kserve.errors import InvalidInput, ModelNotFound, ModelNotReady
 from kserve.metrics import PREDICT_HIST_TIME
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse, RequestedOutput
 from prometheus_client import Counter
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -36,6 +39,7 @@ from kfp_ct.errors import PayloadError
 from kfp_ct.serving.protocol import BINARY_HEADER, VERSION_HEADER, check_v2_request
 from kfp_ct.serving.repository import DeploymentRepository, LoadFailed
 from kfp_ct.serving.router import VersionNotLoaded
+from kfp_ct.serving.shadow import ShadowSender
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
@@ -148,8 +152,9 @@ def encode_v2(request: InferRequest, model: Any, outputs: list) -> tuple[bytes, 
 class V2Routes:
     """Inference, metadata and repository routes over a `DeploymentRepository`."""
 
-    def __init__(self, repository: DeploymentRepository) -> None:
+    def __init__(self, repository: DeploymentRepository, shadow: ShadowSender | None = None) -> None:
         self.repository = repository
+        self.shadow = shadow or ShadowSender()
 
     def routes(self) -> list[Route]:
         """Starlette routes, to be placed before KServe's own."""
@@ -171,10 +176,12 @@ class V2Routes:
         name = request.path_params["model_name"]
         pinned = request.path_params.get("model_version")
         version = pinned or "-"
-        rid, record = None, None
+        rid, record, shadow = None, None, None
         try:
             body = await request.body()
-            model = self.repository.deployment(name).select(pinned)  # no await from here on
+            deployment = self.repository.deployment(name)
+            model = deployment.select(pinned)  # no await from here on
+            shadow = None if pinned else deployment.shadow
             version = str(model.version)
             infer_request = decode_v2(body, request.headers, name, pinned)
             rid = infer_request.id = capture.request_id(infer_request.id, request.headers)
@@ -188,6 +195,17 @@ class V2Routes:
         else:
             media = "application/octet-stream" if BINARY_HEADER in headers else JSON
             response = Response(body, headers=headers, media_type=media)
+            if shadow is not None:
+                ir = infer_request
+                response.background = BackgroundTask(
+                    self.shadow.send_after,
+                    shadow,
+                    "v2",
+                    lambda: shadow.infer_outputs(ir),
+                    rid,
+                    now,
+                    ir.inputs,
+                )
         return self._answer(request, name, version, rid, response, (started, now), record)
 
     async def predict_v1(self, request: Request) -> Response:
@@ -196,10 +214,12 @@ class V2Routes:
         name = request.path_params["model_name"]
         version = "-"
         rid = capture.request_id(None, request.headers)
-        record = None
+        record, shadow = None, None
         try:
             payload = _loads(await request.body())
-            model = self.repository.deployment(name).select(None, request.headers)
+            deployment = self.repository.deployment(name)
+            model = deployment.select(None, request.headers)
+            shadow = deployment.shadow
             version = str(model.version)
             if not isinstance(payload, dict) or "instances" not in payload:
                 raise InvalidInput('a V1 request body must be a JSON object with "instances"')
@@ -211,6 +231,12 @@ class V2Routes:
             response = _failure(exc, f"V1 inference on {name} v{version}")
         else:
             response = Response(body, headers={VERSION_HEADER: version}, media_type=JSON)
+            if shadow is not None:
+                instances = payload["instances"]
+                response.background = BackgroundTask(
+                    self.shadow.send_after, shadow, "v1", lambda: shadow.predict_v1(instances), rid, now,
+                    (instances, [f.name for f in shadow.features]),
+                )  # fmt: skip
         return self._answer(request, name, version, rid, response, (started, now), record)
 
     def _answer(

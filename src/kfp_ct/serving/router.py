@@ -5,13 +5,15 @@ loaded versions plus a routing policy) is immutable and replaced in one assignme
 is atomic: a request reads the table once and is answered by a version of that table, and the
 previous version keeps answering until the new table is in place.
 
-The seam for progressive delivery is `Policy.pick`: today `AllTo` sends every request to one
-version; a weighted split (canary) is another policy; shadow copies and request capture are
+The seam for progressive delivery is `Policy.pick`: `AllTo` sends every request to one version,
+`Split` interleaves versions by weight (a canary), `Shadow` answers with the champion and names
+the version that gets a copy. Shadow copies (`kfp_ct.serving.shadow`) and request capture are
 collaborators that observe `Deployment.select`'s result, not branches inside a model.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -65,13 +67,79 @@ class AllTo:
         return {self.version}
 
 
+def interleave(weights: Mapping[str, int]) -> tuple[str, ...]:
+    """One cycle of versions in which each appears `weight` times, spread evenly.
+
+    Smooth weighted round robin: at every slot each version gains its weight and the one with
+    the most credit is picked and pays the total, so 80/20 gives `1 1 1 1 2` repeated, and any
+    window of N requests is within one request per version of its share.
+    """
+    total = sum(weights.values())
+    credit = dict.fromkeys(weights, 0)
+    cycle = []
+    for _ in range(total):
+        for version, weight in weights.items():
+            credit[version] += weight
+        best = max(credit, key=lambda v: credit[v])
+        credit[best] -= total
+        cycle.append(best)
+    return tuple(cycle)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Requests spread over versions by integer weight (a canary), deterministically interleaved."""
+
+    weights: Mapping[str, int]
+    _cycle: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _counter: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_cycle", interleave(self.weights))
+        object.__setattr__(self, "_counter", itertools.count())  # next() is atomic under the GIL
+
+    def pick(self, headers: Mapping[str, str] | None) -> str:
+        """The next version of the cycle."""
+        return self._cycle[next(self._counter) % len(self._cycle)]
+
+    def targets(self) -> set[str]:
+        """Every version with a positive weight."""
+        return {v for v, w in self.weights.items() if w > 0}
+
+    @property
+    def version(self) -> str:
+        """The version with the largest share (the champion of a canary)."""
+        return max(self.weights, key=lambda v: self.weights[v])
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """Every request answered by `version`; `shadow` gets a copy (sent by the server, not here)."""
+
+    version: str
+    shadow: str
+
+    def pick(self, headers: Mapping[str, str] | None) -> str:
+        """Always the answering version."""
+        return self.version
+
+    def targets(self) -> set[str]:
+        """Both versions must be loaded."""
+        return {self.version, self.shadow}
+
+
 def policy_from_route(route: Mapping[str, Any] | None) -> Policy | None:
     """The policy a spec's `route` describes (None: the name takes no traffic yet)."""
     if route is None:
         return None
-    if route.get("policy") == "single":
+    policy = route.get("policy")
+    if policy == "single":
         return AllTo(str(route["version"]))
-    raise ValueError(f"unknown routing policy {route.get('policy')!r}")
+    if policy == "split":
+        return Split({str(v): int(w) for v, w in route["weights"].items()})
+    if policy == "shadow":
+        return Shadow(str(route["version"]), str(route["shadow"]))
+    raise ValueError(f"unknown routing policy {policy!r}")
 
 
 @dataclass(frozen=True)
@@ -108,9 +176,15 @@ class Deployment(Model):
 
     @property
     def serving(self) -> str | None:
-        """The version all traffic goes to, if the policy is a single version."""
+        """The version answering (most of) the traffic (a split's largest share, a shadow's champion)."""
         policy = self.table.policy
-        return policy.version if isinstance(policy, AllTo) else None
+        return policy.version if isinstance(policy, AllTo | Split | Shadow) else None
+
+    @property
+    def shadow(self) -> SklearnMlflowModel | None:
+        """The version that gets a copy of each request, when the policy is a shadow."""
+        table = self.table
+        return table.versions[table.policy.shadow] if isinstance(table.policy, Shadow) else None
 
     def select(
         self, version: str | None = None, headers: Mapping[str, str] | None = None

@@ -11,8 +11,11 @@ kserve import, so the deploy side writes it cheaply.
  "route": {"policy": "single", "version": "2"}}
 ```
 
-`route` is the routing policy of `kfp_ct.serving.router`: today `single` (all traffic to one
-version); weighted splits and shadow copies add policies here, not new files.
+`route` is the routing policy of `kfp_ct.serving.router`, one of
+
+- `{"policy": "single", "version": "2"}`: all traffic to one version;
+- `{"policy": "split", "weights": {"1": 80, "2": 20}}`: a canary, requests interleaved by weight;
+- `{"policy": "shadow", "version": "1", "shadow": "2"}`: v1 answers, v2 gets a copy of each.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from kfp_ct.errors import PayloadError
 
 SPEC_FILE = "deployment.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-POLICIES = ("single",)
+POLICIES = ("single", "split", "shadow")
 
 
 @dataclass(frozen=True)
@@ -46,22 +49,44 @@ class DeploymentSpec:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.versions.items()):
             raise PayloadError(f"{self.name}: 'versions' must map version strings to model directories")
         if self.route is not None:
-            if self.route.get("policy") not in POLICIES:
-                raise PayloadError(f"{self.name}: unknown routing policy {self.route.get('policy')!r}")
-            if self.route.get("version") not in self.versions:
-                raise PayloadError(
-                    f"{self.name}: the route names v{self.route.get('version')}, "
-                    f"which is not among the loaded versions {sorted(self.versions)}"
-                )
+            check_route(self.name, self.route, self.versions)
 
     @property
     def serving(self) -> str | None:
-        """The version that takes all traffic (None before the first route)."""
-        return None if self.route is None else str(self.route["version"])
+        """The version answering (most of) the traffic (None before the first route).
+
+        The single version, the largest share of a split, or the answering version of a shadow.
+        """
+        if self.route is None:
+            return None
+        if self.route["policy"] == "split":
+            weights = self.route["weights"]
+            return str(max(weights, key=lambda v: weights[v]))
+        return str(self.route["version"])
+
+    @property
+    def candidates(self) -> list[str]:
+        """The versions beside `serving` that the route also sends requests (or copies) to."""
+        if self.route is None:
+            return []
+        if self.route["policy"] == "shadow":
+            return [str(self.route["shadow"])]
+        if self.route["policy"] == "split":
+            return sorted(v for v, w in self.route["weights"].items() if w > 0 and v != self.serving)
+        return []
 
     def with_version(self, version: str, model_dir: str | Path) -> DeploymentSpec:
         """This spec plus `version` loaded from `model_dir`; the route is unchanged."""
         return replace(self, versions={**self.versions, str(version): str(model_dir)})
+
+    def split(self, weights: dict[str, int]) -> DeploymentSpec:
+        """Requests interleaved over the loaded versions by `weights` (a canary)."""
+        route = {"policy": "split", "weights": {str(v): int(w) for v, w in weights.items()}}
+        return replace(self, route=route)
+
+    def shadowed(self, version: str, shadow: str) -> DeploymentSpec:
+        """`version` answers every request; `shadow` gets a copy of each."""
+        return replace(self, route={"policy": "shadow", "version": str(version), "shadow": str(shadow)})
 
     def routed_to(self, version: str, keep: set[str] | frozenset[str] = frozenset()) -> DeploymentSpec:
         """All traffic to `version`; only it and the versions in `keep` stay loaded."""
@@ -86,6 +111,36 @@ class DeploymentSpec:
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise PayloadError(f"not a deployment spec: {type(exc).__name__}: {exc}") from None
+
+
+def check_route(name: str, route: dict[str, Any], versions: dict[str, str]) -> None:
+    """PayloadError naming what is wrong with a route over the loaded `versions`."""
+    if not isinstance(route, dict):
+        raise PayloadError(f"{name}: 'route' must be a JSON object, not {type(route).__name__}")
+    policy = route.get("policy")
+    if policy not in POLICIES:
+        raise PayloadError(f"{name}: unknown routing policy {policy!r}; one of {', '.join(POLICIES)}")
+    if policy == "split":
+        weights = route.get("weights")
+        if not isinstance(weights, dict) or not weights:
+            raise PayloadError(f"{name}: a split route needs 'weights': {{version: integer weight}}")
+        if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in weights.values()):
+            raise PayloadError(f"{name}: split weights must be integers >= 0, got {weights}")
+        if sum(weights.values()) == 0:
+            raise PayloadError(f"{name}: split weights add up to 0; some version must take traffic")
+        named = list(weights)
+    elif policy == "shadow":
+        named = [route.get("version"), route.get("shadow")]
+        if named[0] == named[1]:
+            raise PayloadError(f"{name}: a shadow route needs two different versions, got v{named[0]} twice")
+    else:
+        named = [route.get("version")]
+    for version in named:
+        if version not in versions:
+            raise PayloadError(
+                f"{name}: the route names v{version}, "
+                f"which is not among the loaded versions {sorted(versions)}"
+            )
 
 
 def spec_path(repository: Path, name: str) -> Path:

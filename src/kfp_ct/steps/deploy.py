@@ -1,9 +1,15 @@
-"""Step `deploy`: verify the registered version, make a target serve it, then move aliases."""
+"""Step `deploy`: verify the registered version, make a target serve it, then move aliases.
+
+Rollout `direct` swaps the new version in after its smoke test. `canary` gives it a share of live
+traffic for a bake and moves `champion` only when the bake promotes it (`kfp_ct.deploy.bake`);
+`shadow` copies traffic to it and leaves `champion` where it is (alias `shadow` names it) until
+the shadow evidence rule holds (`promote_from_shadow`, `kfp-ct promote --from-shadow`).
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from kfp_ct import lineage, settings
-from kfp_ct.deploy.base import DeployRequest, DeployTarget, SmokeTest
-from kfp_ct.errors import DeployError
+from kfp_ct.deploy.base import DeployRequest, DeployTarget, RolloutPlan, SmokeTest
+from kfp_ct.errors import DeployError, ParameterError
 from kfp_ct.params import json_object
 from kfp_ct.steps.compare import CompareOutput
 from kfp_ct.tracking import models, registry
@@ -29,12 +35,26 @@ class DeployParams:
     target: str = "kserve"  # none, local or kserve
     readiness_timeout_s: float = 300.0
     kserve_options: dict[str, Any] = field(default_factory=dict)  # namespace, mode, runtime, canary...
+    rollout: RolloutPlan = field(default_factory=RolloutPlan)  # direct, canary or shadow
 
     @classmethod
-    def from_kfp(cls, *, kserve_options: str, **fields: Any) -> DeployParams:
-        """Build from the component's parameters (`kserve_options` as JSON text, read for kserve only)."""
-        kserve = fields.get("target", "kserve") == "kserve"
-        return cls(kserve_options=json_object(kserve_options, "kserve_options") if kserve else {}, **fields)
+    def from_kfp(cls, *, kserve_options: str, rollout_thresholds: str = "{}", **values: Any) -> DeployParams:
+        """Build from the component's parameters (JSON text for kserve options and thresholds).
+
+        The rollout's fields (`rollout` is its strategy) come as parameters of their own;
+        `rollout_thresholds` is a JSON object of any other `RolloutPlan` field.
+        """
+        kserve = values.get("target", "kserve") == "kserve"
+        plan = {f.name for f in fields(RolloutPlan)} - {"strategy"}
+        extra = json_object(rollout_thresholds, "rollout_thresholds")
+        unknown = sorted(set(extra) - plan)
+        if unknown:
+            raise ParameterError(f"rollout_thresholds: unknown keys {unknown}; known: {sorted(plan)}")
+        given = {k: values.pop(k) for k in list(values) if k in plan or k == "rollout"}
+        strategy = given.pop("rollout", "direct")
+        rollout = RolloutPlan(strategy=strategy, **extra, **given)
+        options = json_object(kserve_options, "kserve_options") if kserve else {}
+        return cls(kserve_options=options, rollout=rollout, **values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +74,7 @@ class DeployOutput:
     endpoint: str
     champion_version: str
     previous_champion: str | None
+    rollout: dict[str, Any] = field(default_factory=dict)  # strategy and, after a bake, its verdict
 
 
 def smoke_test(model_dir: Path, test_path: Path, rows: int = 20, record: Path | None = None) -> SmokeTest:
@@ -148,41 +169,180 @@ def run(params: DeployParams, paths: DeployPaths) -> DeployOutput:
 
     Target `none` serves nothing and only moves the aliases. Otherwise the artifact's content hash
     is checked first and the served model must answer the smoke rows as the offline model does.
-    Check, serve and alias move happen under the registry's promotion lock, so of two racing runs
-    exactly one moves `champion`; the other raises ChampionMoved before touching the endpoint
-    (the champion compare judged against is read from the decision record). On any failure the
-    previous champion serves again and the aliases are as they were.
+    Check, serve (and bake) and alias move happen under the registry's promotion lock, so of two
+    racing runs exactly one moves `champion`; the other raises ChampionMoved before touching the
+    endpoint (the champion compare judged against is read from the decision record). On any
+    failure the previous champion serves again and the aliases are as they were. A canary or
+    shadow with no champion serving deploys directly (there is nothing to compare it with).
     """
     from kfp_ct.deploy.targets import make_target
 
     name, version, timeout_s = params.model_name, params.model_version, params.readiness_timeout_s
+    plan = params.rollout
     target = make_target(params.target, **params.kserve_options)
+    if plan.strategy != "direct" and not hasattr(target, "start_canary"):
+        raise ParameterError(f"rollout={plan.strategy} needs a target that runs canaries and shadows, "
+                             f"not {params.target}")  # fmt: skip
     expected_champion = CompareOutput.read_champion(paths.decision_record)
     request = None
     if target is not None:
         smoke = smoke_test(paths.model, paths.test_set, record=paths.decision_record)
         request = _request(name, version, smoke, timeout_s)
-    ttl = 2 * timeout_s + 300.0  # a deploy plus a roll back, with room to spare
+    ttl = 2 * timeout_s + 300.0 + plan.bake_seconds * (1 + plan.max_extensions)  # room to spare
     with registry.promotion_lock(name, ttl_s=ttl, wait_s=ttl):
-        current = registry.aliases(name).get(lineage.CHAMPION)
+        held = registry.aliases(name)
+        current = held.get(lineage.CHAMPION)
         if current != expected_champion:
             raise registry.ChampionMoved(
                 f"{name}: champion is now v{current}, but this run compared v{version} against "
                 f"v{expected_champion}; nothing deployed, re-run to compare against v{current}"
             )
+        if plan.strategy != "direct" and current is not None and current != str(version):
+            assert target is not None and request is not None
+            if held.get(lineage.SHADOW) not in (None, str(version)):  # one candidate at a time
+                _end_shadow(target, name, held[lineage.SHADOW])
+            if plan.strategy == "canary":
+                return _canary(target, request, current, plan)
+            return _shadow(target, request, current, plan)
+        if plan.strategy != "direct":
+            log.info("%s: no other champion to run a %s beside; v%s is deployed directly", name,
+                     plan.strategy, version)  # fmt: skip
         endpoint = ""
         if target is not None and request is not None:
             endpoint = target.deploy(request).endpoint
             log.info("%s v%s serving at %s", name, version, endpoint)
-        tags = {
-            lineage.DEPLOYED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
-            lineage.ENDPOINT: endpoint or "none",
-        }
-        try:
-            previous = registry.promote(name, str(version), expected_champion, tags)
-        except Exception as exc:
-            if target is None:
-                raise
-            undone = _roll_back(target, name, current, timeout_s)
-            raise DeployError(f"{name} v{version}: moving the champion failed: {exc}; {undone}") from exc
+        previous = _promote(target, name, str(version), expected_champion, endpoint, {}, timeout_s)
+        if lineage.SHADOW in held:  # a direct deploy ends a running shadow
+            registry.set_alias(name, lineage.SHADOW, None)
     return DeployOutput(target.name if target else "none", endpoint, str(version), previous)
+
+
+def _promote(
+    target: DeployTarget | None,
+    name: str,
+    version: str,
+    champion: str | None,
+    endpoint: str,
+    tags: dict[str, str],
+    timeout_s: float,
+) -> str | None:
+    """Move `champion` to the version now serving; on failure serve the champion again and raise."""
+    tags = {
+        lineage.DEPLOYED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
+        lineage.ENDPOINT: endpoint or "none",
+        **tags,
+    }
+    try:
+        previous = registry.promote(name, version, champion, tags)
+    except Exception as exc:
+        if target is None:
+            raise
+        undone = _roll_back(target, name, champion, timeout_s)
+        raise DeployError(f"{name} v{version}: moving the champion failed: {exc}; {undone}") from exc
+    return previous
+
+
+def _canary(target: Any, request: DeployRequest, champion: str, plan: RolloutPlan) -> DeployOutput:
+    """Bake `request`'s version as a canary; promote it or raise DeployError with the reasons."""
+    from kfp_ct.capture.config import capture_uri
+    from kfp_ct.deploy.bake import run_canary
+
+    name, version = request.model_name, str(request.model_version)
+    verdict = run_canary(target, request, champion, plan, capture_uri())
+    tags = {"kfp_ct.rollout.strategy": "canary", **verdict.tags()}
+    rollout = {"strategy": "canary", **verdict.to_dict()}
+    if not verdict.promote:
+        _tag(name, version, tags)
+        raise DeployError(
+            f"canary of {name} v{version} rolled back: {'; '.join(verdict.reasons)}; "
+            f"champion v{champion} serves all traffic"
+        )
+    endpoint = target.current_endpoint(name) or ""
+    previous = _promote(target, name, version, champion, endpoint, tags, request.readiness_timeout_s)
+    return DeployOutput(target.name, endpoint, version, previous, rollout)
+
+
+def _shadow(target: Any, request: DeployRequest, champion: str, plan: RolloutPlan) -> DeployOutput:
+    """Start `request`'s version as a shadow of `champion`; bake and promote it when asked."""
+    name, version = request.model_name, str(request.model_version)
+    endpoint = target.start_shadow(request).endpoint
+    since = datetime.now(UTC).isoformat(timespec="milliseconds")
+    registry.set_alias(name, lineage.SHADOW, version)
+    _tag(name, version, {"kfp_ct.rollout.strategy": "shadow", lineage.SHADOW_SINCE: since})
+    rollout: dict[str, Any] = {"strategy": "shadow", "shadow": version, "since": since}
+    if not plan.promote_after_shadow:
+        log.info("%s v%s shadows champion v%s from %s; champion unchanged", name, version, champion, since)
+        return DeployOutput(target.name, endpoint, champion, None, rollout)
+    from kfp_ct.capture.config import capture_uri
+    from kfp_ct.deploy.bake import bake_shadow
+
+    verdict = bake_shadow(capture_uri(), name, champion, version, plan, datetime.fromisoformat(since))
+    rollout.update(verdict.to_dict())
+    if not verdict.promote:
+        _tag(name, version, verdict.tags("kfp_ct.shadow"))
+        log.info("%s v%s stays a shadow: %s", name, version, "; ".join(verdict.reasons))
+        return DeployOutput(target.name, endpoint, champion, None, rollout)
+    previous = _conclude_promotion(target, name, version, champion, verdict, request.readiness_timeout_s)
+    return DeployOutput(target.name, endpoint, version, previous, rollout)
+
+
+def _conclude_promotion(
+    target: Any, name: str, version: str, champion: str, verdict: Any, timeout_s: float
+) -> str | None:
+    """Route all traffic to the shadow version, then move `champion` to it (under the caller's lock)."""
+    endpoint = target.conclude(name, version, promote=True).endpoint
+    tags = {"kfp_ct.rollout.strategy": "shadow", **verdict.tags("kfp_ct.shadow")}
+    previous = _promote(target, name, version, champion, endpoint, tags, timeout_s)
+    registry.set_alias(name, lineage.SHADOW, None)
+    return previous
+
+
+def promote_from_shadow(
+    name: str, target: Any, plan: RolloutPlan, uri: str, timeout_s: float = 300.0
+) -> tuple[bool, Any]:
+    """Promote the version aliased `shadow` when the shadow evidence rule holds on its captured rows.
+
+    Returns (promoted, verdict); under the promotion lock the champion is checked unchanged, the
+    target serves the shadow version alone, then `champion` moves. DeployError when no shadow runs.
+    """
+    from kfp_ct.deploy.bake import shadow_report
+
+    champion, shadow, since = shadow_state(name)
+    verdict = shadow_report(uri, name, champion, shadow, plan, since)
+    if not verdict.promote:
+        return False, verdict
+    with registry.promotion_lock(name, ttl_s=2 * timeout_s + 300.0, wait_s=timeout_s):
+        if registry.aliases(name).get(lineage.CHAMPION) != champion:
+            raise registry.ChampionMoved(f"{name}: champion moved while the shadow was judged; run it again")
+        _conclude_promotion(target, name, shadow, champion, verdict, timeout_s)
+    return True, verdict
+
+
+def shadow_state(name: str) -> tuple[str, str, datetime | None]:
+    """(champion, shadow version, when the shadow started) of `name`; DeployError when none runs."""
+    found = registry.aliases(name)
+    champion, shadow = found.get(lineage.CHAMPION), found.get(lineage.SHADOW)
+    if champion is None or shadow is None:
+        raise DeployError(
+            f"{name}: no shadow rollout is running (no '{lineage.SHADOW}' alias beside a champion)"
+        )
+    since = registry.get_version(name, shadow).tags.get(lineage.SHADOW_SINCE)
+    return champion, shadow, datetime.fromisoformat(since) if since else None
+
+
+def _end_shadow(target: Any, name: str, shadow: str) -> None:
+    """Stop copying traffic to the running shadow `shadow` (the champion serves alone), drop its alias."""
+    log.info("%s: ending the shadow of v%s before the new rollout", name, shadow)
+    try:
+        target.conclude(name, shadow, promote=False)
+    except DeployError as exc:  # not loaded any more: it receives no copies either
+        log.warning("%s: the shadow v%s was not running: %s", name, shadow, exc)
+    registry.set_alias(name, lineage.SHADOW, None)
+
+
+def _tag(name: str, version: str, tags: dict[str, str]) -> None:
+    """Best effort: the verdict on the version (the rollout's outcome does not depend on it)."""
+    try:
+        registry.set_version_tags(name, version, tags)
+    except Exception as exc:
+        log.warning("%s v%s: could not tag the rollout verdict: %s", name, version, exc)

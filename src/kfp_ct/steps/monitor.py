@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from kfp_ct import lineage, settings
 from kfp_ct.capture import store
 from kfp_ct.capture.config import capture_uri
+from kfp_ct.capture.signals import request_stats, traffic
 from kfp_ct.core import metrics as core_metrics
 from kfp_ct.core.tasks import infer_task
 from kfp_ct.data.hashing import frame_hash
@@ -109,21 +109,6 @@ def parse_since(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def request_stats(frame: pd.DataFrame) -> dict[str, Any]:
-    """Requests, error rate, refused (4xx) requests and latency p50/p99 (ms) of answered ones."""
-    requests = frame.drop_duplicates(store.REQUEST_ID)
-    answered = requests[requests[store.STATUS] == 200]
-    latency = answered[store.LATENCY_MS].to_numpy(dtype=float)
-    return {
-        "count": len(requests),
-        "errors": int((requests[store.STATUS] != 200).sum()),
-        "error_rate": round(float((requests[store.STATUS] != 200).mean()), 6),
-        "refused": int(requests[store.STATUS].between(400, 499).sum()),
-        "latency_p50_ms": round(float(np.percentile(latency, 50)), 3) if len(latency) else None,
-        "latency_p99_ms": round(float(np.percentile(latency, 99)), 3) if len(latency) else None,
-    }
-
-
 def data_quality(window: pd.DataFrame, reference: pd.DataFrame, features: list[str]) -> dict[str, Any]:
     """Null rates of every feature and the share of rows on categories the reference never had."""
     nulls = {c: round(float(window[c].isna().mean()), 6) if c in window else 1.0 for c in features}
@@ -154,8 +139,8 @@ def run(params: MonitorParams, paths: MonitorPaths) -> MonitorOutput:
     until = datetime.now(UTC) - timedelta(seconds=params.settle_s)
     window_info = {"since": since.isoformat() if since else None, "until": until.isoformat()}
     frame = store.read_capture(uri, params.model_name, since, until)
-    if not frame.empty:  # the deploy step's smoke tests are not production traffic
-        frame = frame[~frame[store.REQUEST_ID].astype(str).str.startswith(store.SMOKE_ID_PREFIX)]
+    if not frame.empty:  # smoke tests are not production traffic; shadow copies were never answered
+        frame = traffic(store.answered_rows(frame))
     if frame.empty:
         pd.DataFrame().to_parquet(paths.window)
         Path(paths.report).write_text("# Monitoring\n\nNo new traffic.\n")

@@ -302,6 +302,18 @@ def _restore_aliases(client, name: str, before: dict[str, str]) -> None:
                 client.delete_registered_model_alias(name, alias)
 
 
+def set_alias(name: str, alias: str, version: str | None) -> None:
+    """Point `alias` at `version` (None: remove the alias; a missing one is no error)."""
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow_client()
+    if version is not None:
+        retry_call(lambda: client.set_registered_model_alias(name, alias, str(version)), what="MLflow alias")
+        return
+    with contextlib.suppress(MlflowException):
+        client.delete_registered_model_alias(name, alias)
+
+
 def set_version_tags(name: str, version: str, tags: dict[str, str]) -> None:
     """Add tags to a version."""
     client = mlflow_client()

@@ -11,9 +11,14 @@ detached, in its own session, and outlives the pipeline run; its pid and ports l
    that a rollback (deploying that version again) is a swap back.
 
 Any failure before step 3 puts the previous spec back: the previous version never stopped
-answering. A server that died is started again from the specs (the champion) by the next deploy
-or `kfp-ct serve`. Port: `KFP_CT_PORT` when set (taken: fail, see `preflight`); else the port
-recorded for this home, else 8080, else a free port, said in the log and recorded.
+answering. A progressive rollout (`deploy.base.ProgressiveTarget`) does steps 1 and 2 the same
+way, then routes by a split (`start_canary`: the champion and the canary by weight) or a shadow
+(`start_shadow`: the champion answers, the new version gets copies); `conclude` routes everything
+to the winner (a promoted canary keeps the old champion loaded, as a direct deploy does) and
+unloads a rolled-back candidate. A server that died is started again from the specs (the
+champion) by the next deploy or `kfp-ct serve`. Port: `KFP_CT_PORT` when set (taken: fail, see
+`preflight`); else the port recorded for this home, else 8080, else a free port, said in the
+log and recorded.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -322,6 +327,16 @@ def _ready(state: ServerState, timeout_s: float) -> bool:
     return False
 
 
+def _champion_for(staged: DeploymentSpec, champion: str | None, version: str, what: str) -> str:
+    """The version a canary or shadow runs beside; DeployError when there is none."""
+    if champion is None or champion == version:
+        raise DeployError(
+            f"a {what} of {staged.name} v{version} needs another version serving beside it, "
+            f"and {'nothing' if champion is None else f'v{champion} itself'} serves now"
+        )
+    return champion
+
+
 def _tail(path: str, lines: int = 5) -> str:
     try:
         text = Path(path).read_text(errors="replace").strip().splitlines()
@@ -410,6 +425,68 @@ class LocalTarget:
     # ------------------------------------------------------------ deploy
     def deploy(self, request: DeployRequest) -> DeployResult:
         """Load `request`'s version beside the serving one, smoke-test it, swap the route."""
+
+        def swap(staged: DeploymentSpec, previous: str | None, version: str) -> DeploymentSpec:
+            # the version it replaces stays loaded (a rollback is a swap back); a re-deploy of the
+            # serving version keeps what was loaded
+            keep = set(staged.versions) if previous == version else {previous} if previous else set()
+            return staged.routed_to(version, keep)
+
+        return self._roll_out(request, swap, "swapped")
+
+    def start_canary(self, request: DeployRequest, percent: int) -> DeployResult:
+        """Load and smoke-test `request`'s version, then give it `percent`% of the requests."""
+
+        def split(staged: DeploymentSpec, champion: str | None, version: str) -> DeploymentSpec:
+            champion = _champion_for(staged, champion, version, "canary")
+            both = staged.routed_to(champion, {version})
+            return both.split({champion: 100 - int(percent), version: int(percent)})
+
+        return self._roll_out(request, split, f"canary {percent}%")
+
+    def start_shadow(self, request: DeployRequest) -> DeployResult:
+        """Load and smoke-test `request`'s version, then copy every request to it."""
+
+        def shadow(staged: DeploymentSpec, champion: str | None, version: str) -> DeploymentSpec:
+            champion = _champion_for(staged, champion, version, "shadow")
+            return staged.routed_to(champion, {version}).shadowed(champion, version)
+
+        return self._roll_out(request, shadow, "shadow")
+
+    def conclude(self, model_name: str, version: str, promote: bool) -> DeployResult:
+        """All traffic to `version` (promote) or to the champion beside it; unload the loser."""
+        version = str(version)
+        state = self.ensure_server()
+        spec = read_spec(repository_dir(), model_name)
+        if spec is None or version not in spec.versions:
+            raise DeployError(f"{model_name}: v{version} is not loaded; nothing to conclude")
+        others = [v for v in [spec.serving, *spec.candidates] if v and v != version]
+        if promote:
+            live = spec.routed_to(version, set(others[:1]))  # the old champion stays, as in deploy
+        elif others:
+            live = spec.routed_to(others[0])
+        else:
+            raise DeployError(f"{model_name}: v{version} is all that is loaded; no champion to fall back to")
+        answer = self._apply(state, live, model_name, RESTORE_TIMEOUT_S)
+        winner = live.serving
+        log.info("%s: v%s %s; v%s serves all traffic", model_name, version,
+                 "promoted" if promote else "rolled back", winner)  # fmt: skip
+        return DeployResult(
+            state.endpoint,
+            {
+                "serving": winner or "",
+                "loaded": ",".join(answer.get("versions", [])),
+                "previous": spec.serving or "",
+            },
+        )
+
+    def _roll_out(
+        self,
+        request: DeployRequest,
+        route: Callable[[DeploymentSpec, str | None, str], DeploymentSpec],
+        what: str,
+    ) -> DeployResult:
+        """Load `request`'s version with the route unchanged, smoke-test it, then apply `route`."""
         if request.model_dir is None:
             raise DeployError("local deploy needs the model files on disk (model_dir)")
         name, version = request.model_name, str(request.model_version)
@@ -419,15 +496,10 @@ class LocalTarget:
         base = before or DeploymentSpec(name)
         previous = base.serving
         try:
-            self._apply(
-                state, base.with_version(version, request.model_dir), name, request.readiness_timeout_s
-            )
+            staged = base.with_version(version, request.model_dir)
+            self._apply(state, staged, name, request.readiness_timeout_s)
             self._smoke(state, name, version, request.smoke)
-            # the version it replaces stays loaded (a rollback is a swap back); a re-deploy of the
-            # serving version keeps what was loaded
-            keep = set(base.versions) if previous == version else {previous} if previous else set()
-            live = base.with_version(version, request.model_dir).routed_to(version, keep)
-            answer = self._apply(state, live, name, request.readiness_timeout_s)
+            answer = self._apply(state, route(staged, previous, version), name, request.readiness_timeout_s)
         except (ServingError, DeployError) as exc:
             restored = self._restore(state, name, before, exc)
             detail = _tail(state.log_path) if "exited" in str(exc) else ""
@@ -437,10 +509,11 @@ class LocalTarget:
             ) from exc
         seconds = time.perf_counter() - start
         log.info(
-            "%s v%s serving at %s (swapped from %s in %.2f s)",
+            "%s v%s serving at %s (%s from %s in %.2f s)",
             name,
             version,
             state.endpoint,
+            what,
             f"v{previous}" if previous else "nothing",
             seconds,
         )

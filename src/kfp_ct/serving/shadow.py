@@ -1,0 +1,120 @@
+"""Shadow copies: the challenger scores a copy of each answered request, off the request path.
+
+`ShadowSender.send` puts a job on a bounded queue without waiting and returns; one worker
+thread per process runs the shadow version on it and queues its capture record under the same
+request id, with `role=shadow`, so readers can tell it from the answer the client got. A full
+queue drops the copy and counts it (`kfp_ct_shadow_dropped_total{model}`): a slow challenger
+never slows the champion's answers, it only sees fewer copies.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kserve.errors import InvalidInput
+from prometheus_client import Counter
+
+from kfp_ct.capture import recorder as capture
+from kfp_ct.capture import store
+
+log = logging.getLogger(__name__)
+QUEUE_SIZE = 1024
+SWITCH_INTERVAL_S = 0.0002  # Python's default is 0.005: a whole shadow prediction
+SHADOW_SENT = Counter("kfp_ct_shadow_requests", "Requests copied to a shadow version", ["model", "version"])
+SHADOW_DROPPED = Counter("kfp_ct_shadow_dropped", "Shadow copies dropped: queue full", ["model"])
+
+
+class ShadowSender:
+    """A bounded queue of shadow jobs and the daemon thread that runs them."""
+
+    def __init__(self, maxsize: int = QUEUE_SIZE) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self.done = 0
+        self.dropped = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def send(self, model: Any, kind: str, score: Callable[[], Any], rid: str, now: float, extra: Any) -> bool:
+        """Queue `score()` (the shadow version's answer) for request `rid`; False when dropped.
+
+        `kind` and `extra` say how the capture record reads (`v2`: extra is the inputs; `v1`: the
+        instances and feature names).
+        """
+        self._start()
+        try:
+            self.queue.put_nowait((model, kind, score, rid, now, extra))
+        except queue.Full:
+            self.dropped += 1
+            SHADOW_DROPPED.labels(model.name).inc()
+            return False
+        return True
+
+    async def send_after(self, *args: Any) -> None:
+        """`send` as a coroutine: a response's background task, run once the body is sent."""
+        self.send(*args)
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    # a request waiting for the GIL the shadow thread holds waits at most this long
+                    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+                    self._thread = threading.Thread(target=self._run, name="kfp-ct-shadow", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self.queue.get()
+            try:
+                self._score(*job)
+            except Exception:  # one bad copy must not stop the worker
+                log.exception("shadow copy failed")
+            finally:
+                self.done += 1
+                self.queue.task_done()
+
+    @staticmethod
+    def _score(model: Any, kind: str, score: Callable[[], Any], rid: str, now: float, extra: Any) -> None:
+        started = time.perf_counter()
+        status, outputs, error = 200, None, None
+        try:
+            outputs = score()
+        except Exception as exc:  # the shadow's failure is its own signal, captured as such
+            status = 400 if isinstance(exc, InvalidInput) else 500
+            error = f"{type(exc).__name__}: {exc}"
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        SHADOW_SENT.labels(model.name, str(model.version)).inc()
+        recorder = capture.current()
+        if recorder is None:
+            return
+        inputs, features = extra if kind == "v1" else (extra, None)
+        record_kind = kind if outputs is not None else "status"
+        recorder.record(
+            capture.Record(
+                rid,
+                now,
+                model.name,
+                str(model.version),
+                record_kind,
+                status,
+                latency_ms,
+                inputs,
+                outputs,
+                features,
+                error,
+                store.SHADOW_ROLE,
+            )
+        )
+
+    def drain(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued copy was scored (tests, benchmarks); whether it finished."""
+        deadline = time.monotonic() + timeout_s
+        while self.queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return not self.queue.unfinished_tasks
