@@ -26,13 +26,13 @@ import orjson
 from kserve.errors import InvalidInput, ModelNotFound, ModelNotReady
 from kserve.metrics import PREDICT_HIST_TIME
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse, RequestedOutput
-from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from kfp_ct.capture import recorder as capture
 from kfp_ct.errors import PayloadError
+from kfp_ct.serving import metrics
 from kfp_ct.serving.protocol import BINARY_HEADER, VERSION_HEADER, check_v2_request
 from kfp_ct.serving.repository import DeploymentRepository, LoadFailed
 from kfp_ct.serving.router import VersionNotLoaded
@@ -40,9 +40,6 @@ from kfp_ct.serving.router import VersionNotLoaded
 log = logging.getLogger(__name__)
 JSON = "application/json"
 REQUEST_ID_HEADER = "X-Request-Id"
-REQUESTS = Counter(
-    "kfp_ct_requests", "V2 inference requests by model, version and HTTP status", ["model", "version", "code"]
-)
 
 
 def _failure(exc: Exception, what: str) -> Response:
@@ -249,11 +246,11 @@ class V2Routes:
                     error,
                 )
             )
-        return self._count(name, version, response)
+        return self._count(name, version, response, clock[0], record)
 
     @staticmethod
-    def _count(name: str, version: str, response: Response) -> Response:
-        REQUESTS.labels(name, version, str(response.status_code)).inc()
+    def _count(name: str, version: str, response: Response, started: float, record: tuple | None) -> Response:
+        metrics.observe(name, version, response.status_code, time.perf_counter() - started, record)
         return response
 
     async def metadata(self, request: Request) -> Response:
