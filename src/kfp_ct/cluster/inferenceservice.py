@@ -49,6 +49,8 @@ _DNS_MAX = 63
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 GPU_ANNOTATION = lineage.K8S_PREFIX + "gpu"  # on spec.predictor: why no GPU was requested
+# Pod label of every predictor the kfp-ct runtime serves: the PodMonitor selects it (/metrics).
+SERVER_POD_LABEL = {lineage.K8S_PREFIX + "server": "kfp-ct"}
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,8 @@ def predictor_spec(
     if why_not:
         log.warning("%s", why_not)
         predictor["annotations"] = {GPU_ANNOTATION: why_not}
+    if runtime == "kfp-ct":
+        predictor["labels"] = dict(SERVER_POD_LABEL)
     predictor["model"] = model_spec(storage_uri, runtime, profile, estimator)
     return predictor
 
