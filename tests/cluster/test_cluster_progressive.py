@@ -205,6 +205,15 @@ def test_failing_shadow_is_removed_and_the_champion_untouched(kube_double, v2_do
     assert [verb for verb, _ in state.writes] == ["create", "create", "delete"]  # the champion unwritten
 
 
+def test_stop_removes_the_shadow_too(kube_double, v2_double):
+    api, state = kube_double
+    tgt = target(api, v2_double)
+    tgt.deploy(request("1"))
+    tgt.start_shadow(request("2"))
+    tgt.stop("Churn_Model")
+    assert state.objects == {}
+
+
 def test_shadow_needs_the_kfp_ct_runtime(kube_double, v2_double):
     api, state = kube_double
     with pytest.raises(ParameterError, match="needs runtime 'kfp-ct'"):

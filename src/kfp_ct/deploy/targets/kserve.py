@@ -366,13 +366,14 @@ class KServeTarget:
         return service_url(isvc.predictor_service(found), self.config.namespace, settings)
 
     def stop(self, model_name: str) -> None:
-        """Delete `model_name`'s InferenceService (a missing one is not an error)."""
+        """Delete `model_name`'s InferenceService and its shadow (missing ones are not an error)."""
         from kfp_ct.cluster.kube import InferenceServices
 
         services = InferenceServices(self.api_client, self.config.namespace)
         name = self.isvc_name(model_name)
-        if services.get(name) is not None:
-            services.delete(name)
+        for found in (name, isvc.shadow_name(name)):
+            if services.get(found) is not None:
+                services.delete(found)
 
     def current_endpoint(self, model_name: str) -> str | None:
         """The serving predictor's URL for `model_name`, if its InferenceService exists."""
