@@ -205,6 +205,16 @@ def test_failing_shadow_is_removed_and_the_champion_untouched(kube_double, v2_do
     assert [verb for verb, _ in state.writes] == ["create", "create", "delete"]  # the champion unwritten
 
 
+def test_no_shadow_while_a_canary_runs(kube_double, v2_double):
+    api, state = kube_double
+    tgt = target(api, v2_double)
+    tgt.deploy(request("1"))
+    tgt.start_canary(request("2"), 10)
+    with pytest.raises(ClusterError, match="runs a canary: conclude it first"):
+        tgt.start_shadow(request("3"))
+    assert (NS, SHADOW) not in state.objects
+
+
 def test_stop_removes_the_shadow_too(kube_double, v2_double):
     api, state = kube_double
     tgt = target(api, v2_double)

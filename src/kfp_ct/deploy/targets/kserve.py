@@ -230,8 +230,8 @@ class KServeTarget:
 
         The shadow (env `KFP_CT_SHADOW_OF`: the champion's model) is created and smoke-tested
         first; then the champion's predictor gets `KFP_CT_SHADOW_URL` (the shadow's in-cluster V2
-        infer URL) and rolls out with readiness only. A
-        failure of either removes the shadow and leaves the champion as it was.
+        infer URL) and rolls out with readiness only. A failure of either removes the shadow and
+        leaves the champion as it was.
         """
         from kfp_ct.cluster.kube import InferenceServices
 
@@ -248,6 +248,8 @@ class KServeTarget:
             raise ClusterError(
                 f"InferenceService {cfg.namespace}/{name} does not exist: a shadow needs a champion"
             )
+        if isvc.canary_service(champion) is not None:
+            raise ClusterError(f"InferenceService {cfg.namespace}/{name} runs a canary: conclude it first")
         shadow = isvc.shadow_name(name)
         desired["metadata"]["name"] = shadow
         desired["metadata"]["labels"][isvc.SHADOW_OF] = name
