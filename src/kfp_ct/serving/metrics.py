@@ -3,7 +3,8 @@
 Every answered or refused V2/V1 request is counted once by `observe`, called by the REST routes
 as they answer:
 
-- `kfp_ct_requests_total{model,version,code}`: requests by HTTP status;
+- `kfp_ct_requests_total{model,version,code}`: requests by HTTP status (a 404 is counted under
+  model and version `_not_found`: paths naming no served model must not mint label values);
 - `kfp_ct_request_errors_total{model,version,kind}`: `refused` (4xx) and `failed` (5xx) ones;
 - `kfp_ct_request_duration_seconds{model,version}`: latency from arrival to the answer built
   (the same clock as the capture record's `latency_ms`), buckets 0.5 ms .. 2.5 s;
@@ -27,6 +28,7 @@ from prometheus_client import Counter, Histogram
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 CLASS_DATATYPES = ("INT", "UINT", "BOOL", "BYTES")  # V2 `predict` datatypes that are labels
+NOT_FOUND = "_not_found"  # model and version label of 404 answers (the path is the client's)
 
 REQUESTS = Counter(
     "kfp_ct_requests", "Inference requests by model, version and HTTP status", ["model", "version", "code"]
@@ -77,6 +79,8 @@ def predicted_classes(kind: str, outputs: Any) -> list | None:
 
 def observe(model: str, version: str, status: int, seconds: float, answer: tuple | None = None) -> None:
     """Count one answer; `answer` is the capture record's (kind, inputs, outputs, features)."""
+    if status == 404:  # the path named no served model or version: keep the labels bounded
+        model, version = NOT_FOUND, NOT_FOUND
     requests, error, latency = _for(model, version, status)
     requests.inc()
     latency.observe(seconds)

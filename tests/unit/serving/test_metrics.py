@@ -52,7 +52,8 @@ def test_counts_latency_errors_and_classes_over_http(server):
     ok = {"model": "churn", "version": version}
     assert value(families, "kfp_ct_requests", "kfp_ct_requests_total", code="200", **ok) == 4
     assert value(families, "kfp_ct_requests", "kfp_ct_requests_total", model="churn", code="400") == 1
-    assert value(families, "kfp_ct_requests", "kfp_ct_requests_total", model="nope", code="404") == 1
+    assert value(families, "kfp_ct_requests", "kfp_ct_requests_total", model="_not_found", code="404") == 1
+    assert not [s for f in families.values() for s in f if s.labels.get("model") == "nope"]
     assert value(families, "kfp_ct_request_errors", "kfp_ct_request_errors_total", model="churn",
                  kind="refused") == 1  # fmt: skip
     assert value(families, "kfp_ct_request_errors", "kfp_ct_request_errors_total", kind="failed") == 0
