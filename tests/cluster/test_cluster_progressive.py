@@ -86,6 +86,7 @@ def test_canary_then_promote(kube_double, v2_double, isvc_validator, mode):
         canary_service = "churn-model-v2-predictor"
     assert v2_double.hits[-1] == canary_service  # smoke-tested on the canary alone
     assert started.detail["canary_percent"] == "20"
+    assert started.detail["traffic_weighted"] == ("true" if mode == "Knative" else "false")
     assert started.detail["canary_endpoint"] == f"{v2_double.base}/{canary_service}"
     assert isvc.ROLLBACK_TO in stored(state)["metadata"]["annotations"]
 

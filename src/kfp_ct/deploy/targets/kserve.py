@@ -223,6 +223,7 @@ class KServeTarget:
             )  # fmt: skip
         detail = self._detail(name, storage_uri, result)
         detail.update(canary_percent=str(percent), canary_endpoint=result.endpoint)
+        detail["traffic_weighted"] = str(self.config.mode == "Knative").lower()  # v0.20.0 Standard: no
         return DeployResult(self._endpoint(name) or result.endpoint, detail)
 
     def start_shadow(self, request: DeployRequest) -> DeployResult:
