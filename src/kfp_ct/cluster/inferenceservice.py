@@ -49,6 +49,8 @@ _DNS_MAX = 63
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 GPU_ANNOTATION = lineage.K8S_PREFIX + "gpu"  # on spec.predictor: why no GPU was requested
+# Pod label of every predictor the kfp-ct runtime serves: the PodMonitor selects it (/metrics).
+SERVER_POD_LABEL = {lineage.K8S_PREFIX + "server": "kfp-ct"}
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,8 @@ def predictor_spec(
     if why_not:
         log.warning("%s", why_not)
         predictor["annotations"] = {GPU_ANNOTATION: why_not}
+    if runtime == "kfp-ct":
+        predictor["labels"] = dict(SERVER_POD_LABEL)
     predictor["model"] = model_spec(storage_uri, runtime, profile, estimator)
     return predictor
 
@@ -363,3 +367,60 @@ def _with_lineage(current: dict[str, Any], values: dict[str, str] | None) -> dic
         **annotations,
     }
     return out
+
+
+# -- shadow ---------------------------------------------------------------------------------------
+# A shadow runs as its own InferenceService `<isvc>-shadow` (KServe names its model the same).
+# The champion's kfp-ct server reads SHADOW_URL_ENV, the shadow's V2 infer URL, and posts a copy
+# of each answered request there (same request id) after answering; the shadow's server reads
+# SHADOW_OF_ENV, the champion's model name, and captures under it with role `shadow`.
+SHADOW_URL_ENV = "KFP_CT_SHADOW_URL"
+SHADOW_OF_ENV = "KFP_CT_SHADOW_OF"
+SHADOW_OF = lineage.K8S_PREFIX + "shadow-of"  # label on the shadow InferenceService: its champion
+# Annotation on an InferenceService with a canary: the spec and lineage to restore on rollback.
+ROLLBACK_TO = lineage.K8S_PREFIX + "rollback-to"
+_SHADOW_SUFFIX = "-shadow"
+
+
+def shadow_name(name: str) -> str:
+    """The shadow InferenceService of `name` (`<name>-shadow`, within the 45-character limit)."""
+    return check_isvc_name(name[: 45 - len(_SHADOW_SUFFIX)].rstrip("-") + _SHADOW_SUFFIX)
+
+
+def with_env(predictor: dict[str, Any], name: str, value: str | None) -> dict[str, Any]:
+    """`predictor` with model container env `name` set to `value` (None: removed)."""
+    out = copy.deepcopy(predictor)
+    model = out["model"]
+    env = [e for e in model.get("env") or [] if e.get("name") != name]
+    if value is not None:
+        env.append({"name": name, "value": value})
+    if env:
+        model["env"] = env
+    else:
+        model.pop("env", None)
+    return out
+
+
+def shadow_infer_url(shadow: dict[str, Any]) -> str:
+    """The in-cluster V2 infer URL of a shadow InferenceService (what SHADOW_URL_ENV holds)."""
+    name, namespace = shadow["metadata"]["name"], shadow["metadata"]["namespace"]
+    return f"http://{predictor_service(shadow)}.{namespace}.svc.cluster.local/v2/models/{name}/infer"
+
+
+def shadow_url(isvc: dict[str, Any]) -> str | None:
+    """The shadow URL the champion's server mirrors to, or None."""
+    for item in isvc["spec"]["predictor"]["model"].get("env") or []:
+        if item.get("name") == SHADOW_URL_ENV:
+            return item.get("value")
+    return None
+
+
+def lineage_of(isvc: dict[str, Any]) -> dict[str, str]:
+    """The kfp-ct lineage (label/annotation key -> value) an InferenceService carries."""
+    meta = isvc.get("metadata", {})
+    found = {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
+    return {
+        k: v
+        for k, v in found.items()
+        if k.startswith(lineage.K8S_PREFIX) and k not in (SHADOW_OF, ROLLBACK_TO)
+    }

@@ -10,6 +10,7 @@ revision with `canaryTrafficPercent: 0`), waits for it, and raises `DeployError`
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,6 +127,56 @@ class Rollout:
         current = self.isvcs.get(self.name)
         if current is None:
             return self._first_deploy()
+        self._check_mode(current)
+        return self._update(current)
+
+    def start_canary(self, percent: int) -> RolloutResult:
+        """Write one canary at `percent` beside the serving version and leave it there (a bake follows).
+
+        The spec to go back to is kept on the InferenceService (annotation `ROLLBACK_TO`), so that
+        `conclude_canary` may run in another process; any failure here rolls back at once.
+        """
+        current = self.isvcs.get(self.name)
+        if current is None:
+            raise ClusterError(
+                f"InferenceService {self.namespace}/{self.name} does not exist: a canary needs a "
+                "serving version beside it (deploy one first)"
+            )
+        self._check_mode(current)
+        previous = _snapshot(current)
+        canary = isvc.canary_name(self.model_version or "new", current["spec"]["predictor"].get("name"))
+        try:
+            service = self._canary_step(percent, canary, isvc.mode_of(current), remember=previous)
+        except Exception as exc:
+            cause = _cause(exc, self.desired["spec"]["predictor"])
+            raise DeployError(f"{cause}; {self._rollback(previous)}") from exc
+        generation = int((self.isvcs.get(self.name) or {}).get("metadata", {}).get("generation", 0))
+        return RolloutResult(self._url(service), generation, False, self.log)
+
+    def conclude_canary(self, promote: bool) -> RolloutResult:
+        """Promote the canary (it becomes the predictor) or roll back to the spec kept at its start."""
+        current = self.isvcs.get(self.name)
+        if current is None or isvc.canary_service(current) is None:
+            raise ClusterError(f"InferenceService {self.namespace}/{self.name} has no canary to conclude")
+        if promote:
+            written = self.isvcs.update(self.name, lambda cur: _forget(isvc.promoted(cur)))
+            self._note(f"canary promoted (generation {written['metadata']['generation']})")
+            ready = self._wait(written)
+        else:
+            kept = (current["metadata"].get("annotations") or {}).get(isvc.ROLLBACK_TO)
+            if not kept:
+                raise ClusterError(
+                    f"InferenceService {self.namespace}/{self.name}: its canary carries no "
+                    f"{isvc.ROLLBACK_TO} annotation, so the spec to go back to is unknown"
+                )
+            outcome = self._rollback(json.loads(kept))
+            if outcome.startswith("ROLLBACK FAILED"):
+                raise DeployError(outcome)
+            ready = self.isvcs.get(self.name) or current
+        url = self._url(isvc.predictor_service(ready))
+        return RolloutResult(url, int(ready["metadata"].get("generation", 1)), False, self.log)
+
+    def _check_mode(self, current: dict[str, Any]) -> None:
         if isvc.mode_of(current) != isvc.mode_of(self.desired):
             raise ClusterError(
                 f"InferenceService {self.namespace}/{self.name} runs in mode "
@@ -133,7 +184,6 @@ class Rollout:
                 "KServe cannot switch modes in place: deploy with the same mode, or delete it "
                 f"first (kubectl delete inferenceservice -n {self.namespace} {self.name})"
             )
-        return self._update(current)
 
     def _first_deploy(self) -> RolloutResult:
         written = self.isvcs.create(self.desired)
@@ -163,16 +213,7 @@ class Rollout:
         canary = isvc.canary_name(self.model_version or "new", current["spec"]["predictor"].get("name"))
         try:
             for percent in self.steps:
-                written = self.isvcs.update(
-                    self.name,
-                    lambda cur, p=percent: isvc.with_canary(cur, predictor, p, canary, lineage_values),
-                )
-                self._note(f"canary {percent}% written (generation {written['metadata']['generation']})")
-                ready = self._wait(written, canary if mode == "Standard" else None)
-                service = isvc.canary_service(ready)
-                assert service is not None
-                self.smoke(self._url(service))
-                self._note(f"canary {percent}%: ready, smoke test passed at {service}")
+                self._canary_step(percent, canary, mode)
             if self.steps:
                 written = self.isvcs.update(self.name, isvc.promoted)
                 self._note("promoted")
@@ -189,6 +230,25 @@ class Rollout:
             cause = _cause(exc, predictor)
             raise DeployError(f"{cause}; {self._rollback(previous)}") from exc
         return RolloutResult(url, int(ready["metadata"]["generation"]), False, self.log)
+
+    def _canary_step(self, percent: int, canary: str, mode: str, remember: dict | None = None) -> str:
+        """Write the desired predictor as a canary at `percent`, wait, smoke test its own Service."""
+        predictor, lineage_values = self.desired["spec"]["predictor"], self._lineage()
+
+        def write(cur: dict[str, Any]) -> dict[str, Any]:
+            out = isvc.with_canary(cur, predictor, percent, canary, lineage_values)
+            if remember is not None:
+                out["metadata"].setdefault("annotations", {})[isvc.ROLLBACK_TO] = json.dumps(remember)
+            return out
+
+        written = self.isvcs.update(self.name, write)
+        self._note(f"canary {percent}% written (generation {written['metadata']['generation']})")
+        ready = self._wait(written, canary if mode == "Standard" else None)
+        service = isvc.canary_service(ready)
+        assert service is not None
+        self.smoke(self._url(service))
+        self._note(f"canary {percent}%: ready, smoke test passed at {service}")
+        return service
 
     def _rollback(self, previous: dict[str, Any]) -> str:
         """Put the previous spec back and wait for it; return what happened, for the message."""
@@ -217,3 +277,25 @@ class Rollout:
             return f"ROLLBACK FAILED ({exc!r}); inspect InferenceService {self.namespace}/{self.name}"
         self._note("rolled back to the previous spec")
         return f"rolled back InferenceService {self.namespace}/{self.name} to the previous spec"
+
+
+def _snapshot(current: dict[str, Any]) -> dict[str, Any]:
+    """What `_rollback` needs to put `current` back: name, lineage metadata and spec."""
+    meta = current["metadata"]
+    return {
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": {
+                k: v for k, v in (meta.get("annotations") or {}).items() if k != isvc.ROLLBACK_TO
+            },
+        },
+        "spec": copy.deepcopy(current["spec"]),
+    }
+
+
+def _forget(isvc_obj: dict[str, Any]) -> dict[str, Any]:
+    """`isvc_obj` without the rollback annotation (a concluded canary has nothing to go back to)."""
+    (isvc_obj["metadata"].get("annotations") or {}).pop(isvc.ROLLBACK_TO, None)
+    return isvc_obj

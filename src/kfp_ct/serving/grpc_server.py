@@ -1,11 +1,11 @@
-"""V2 gRPC with capture: KServe's servicer and server, recording each `ModelInfer` as REST does.
+"""V2 gRPC with capture: KServe's servicer and server, accounting for each `ModelInfer` as REST does.
 
 KServe's `InferenceServicer.ModelInfer` hands the request to the data plane (the `Deployment`
-routes it to a version) and converts the answer; `CapturingServicer` does the same and queues one
-capture record per request (`kfp_ct.capture.recorder.capture`): the request id (the request's
-`id`, else the `x-request-id` or `ce-id` metadata, else a new one, always returned as the
-response `id`), the version that answered, inputs, outputs, latency and, for a refused request,
-the HTTP status its REST twin would get.
+routes it to a version) and converts the answer; `CapturingServicer` does the same, then queues
+one capture record and counts the request on `/metrics` (`kfp_ct.serving.rest.account`): the
+request id (the request's `id`, else the `x-request-id` or `ce-id` metadata, else a new one,
+always returned as the response `id`), the version that answered, inputs, outputs, latency and,
+for a refused request, the HTTP status its REST twin would get.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from kserve.protocol.infer_type import InferRequest, InferResponse
 from kserve.utils.utils import to_headers
 
 from kfp_ct.capture import recorder as capture
-from kfp_ct.serving.rest import status_of
+from kfp_ct.serving.rest import account, status_of
 
 
 class CapturingServicer(InferenceServicer):
@@ -44,17 +44,17 @@ class CapturingServicer(InferenceServicer):
             infer_request.id = rid
             answer, _ = await self._data_plane.infer(request=infer_request, headers=headers, model_name=name)
         except Exception as exc:
-            capture.capture(clock, rid, name, version, status_of(exc), None, str(exc))
+            account(clock, rid, name, version, status_of(exc), None, str(exc))
             raise
         if not isinstance(answer, InferResponse):  # a model that answers protobuf or a dict itself
-            capture.capture(clock, rid, name, version, 200, None)
+            account(clock, rid, name, version, 200, None)
             if isinstance(answer, pb.ModelInferResponse):
                 return answer
             return pb.ModelInferResponse(
                 id=answer["id"], model_name=answer["model_name"], outputs=answer["outputs"]
             )
         version = str(answer.model_version or version)
-        capture.capture(clock, rid, name, version, 200, ("grpc", infer_request.inputs, answer.outputs, None))
+        account(clock, rid, name, version, 200, ("grpc", infer_request.inputs, answer.outputs, None))
         return answer.to_grpc()
 
 

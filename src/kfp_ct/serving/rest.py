@@ -28,7 +28,6 @@ import orjson
 from kserve.errors import InvalidInput, ModelNotFound, ModelNotReady
 from kserve.metrics import PREDICT_HIST_TIME
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse, RequestedOutput
-from prometheus_client import Counter
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,6 +35,7 @@ from starlette.routing import Route
 
 from kfp_ct.capture import recorder as capture
 from kfp_ct.errors import PayloadError
+from kfp_ct.serving import metrics
 from kfp_ct.serving.protocol import BINARY_HEADER, VERSION_HEADER, check_v2_request
 from kfp_ct.serving.repository import DeploymentRepository, LoadFailed
 from kfp_ct.serving.router import VersionNotLoaded
@@ -44,9 +44,6 @@ from kfp_ct.serving.shadow import ShadowSender
 log = logging.getLogger(__name__)
 JSON = "application/json"
 REQUEST_ID_HEADER = "X-Request-Id"
-REQUESTS = Counter(
-    "kfp_ct_requests", "V2 inference requests by model, version and HTTP status", ["model", "version", "code"]
-)
 
 
 def status_of(exc: Exception) -> int:
@@ -147,6 +144,24 @@ def encode_v2(request: InferRequest, model: Any, outputs: list) -> tuple[bytes, 
         out.append(item)
     body = {"id": response_id, "model_name": model.name, "model_version": model.version, "outputs": out}
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), headers
+
+
+def account(
+    clock: tuple[float, float],
+    rid: str,
+    name: str,
+    version: str,
+    status: int,
+    record: tuple | None,
+    error: str | None = None,
+) -> None:
+    """Capture one answered or refused request and count it on `/metrics` (REST and gRPC alike).
+
+    `clock` is (perf_counter, time) when the request arrived; `record` (kind, inputs, outputs,
+    features) the answered request's references, None for a refused one.
+    """
+    capture.capture(clock, rid, name, version, status, record, error)
+    metrics.observe(name, version, status, time.perf_counter() - clock[0], record)
 
 
 class V2Routes:
@@ -263,31 +278,7 @@ class V2Routes:
             )
         assert rid is not None
         response.headers[REQUEST_ID_HEADER] = rid
-        recorder = capture.current()
-        if recorder is not None and recorder.sampled():
-            started, now = clock
-            latency_ms = (time.perf_counter() - started) * 1000.0
-            kind, inputs, outputs, features = record or ("status", None, None, None)
-            recorder.record(
-                capture.Record(
-                    rid,
-                    now,
-                    name,
-                    version,
-                    kind,
-                    response.status_code,
-                    latency_ms,
-                    inputs,
-                    outputs,
-                    features,
-                    error,
-                )
-            )
-        return self._count(name, version, response)
-
-    @staticmethod
-    def _count(name: str, version: str, response: Response) -> Response:
-        REQUESTS.labels(name, version, str(response.status_code)).inc()
+        account(clock, rid, name, version, response.status_code, record, error)
         return response
 
     async def metadata(self, request: Request) -> Response:

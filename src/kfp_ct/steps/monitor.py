@@ -132,7 +132,7 @@ def live_performance(
 
 def run(params: MonitorParams, paths: MonitorPaths) -> MonitorOutput:
     """Monitor the window of captured traffic; write the labelled window and the reports."""
-    from kfp_ct.drift import check_guards, detect_drift, render_evidently_html
+    from kfp_ct.drift import check_guards, detect_drift, gauges, render_evidently_html
 
     uri = params.capture_uri or capture_uri()
     since = parse_since(params.since) if params.since else last_watermark(params.model_name)
@@ -187,6 +187,7 @@ def run(params: MonitorParams, paths: MonitorPaths) -> MonitorOutput:
         reasons.append(f"performance not checked: {len(labelled)} labelled rows, {params.min_labels} needed")
     window_frame = labelled[[*features, label]].reset_index(drop=True)
     window_frame.to_parquet(paths.window, index=False)
+    gauges.export(params.model_name, reference, live, features, performance)  # Pushgateway, if set
     window_hash = frame_hash(read_table(str(paths.window))) if len(window_frame) else ""
     decision = RETRAIN if retrain else OK
     if decision == RETRAIN and not enough:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ from kfp_ct.cluster import inferenceservice as isvc
 from kfp_ct.cluster.profiles import BUILTIN_PROFILES, HardwareProfile, load_profile
 from kfp_ct.cluster.rollout import SERVICE_URL_TEMPLATE, Rollout, RolloutSettings, service_url
 from kfp_ct.deploy.base import DeployRequest, DeployResult
-from kfp_ct.errors import ParameterError
+from kfp_ct.errors import ClusterError, ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +199,122 @@ class KServeTarget:
 
     def deploy(self, request: DeployRequest) -> DeployResult:
         """Check RBAC, resolve storage, roll out with canary steps; DeployError after rollback."""
-        from kfp_ct.cluster import rbac
+        desired, storage_uri, smoke = self._prepare(request)
+        name = desired["metadata"]["name"]
+        cfg = self.config
+        result = self._rollout(desired, smoke, cfg.canary_steps, request).run()
+        return DeployResult(endpoint=result.endpoint, detail=self._detail(name, storage_uri, result))
+
+    # -- progressive delivery (deploy.base.ProgressiveTarget; the bake itself is deploy.bake) -----
+    def start_canary(self, request: DeployRequest, percent: int) -> DeployResult:
+        """Write `request`'s version as a canary taking `percent`% beside the serving one.
+
+        Knative: `canaryTrafficPercent` (KServe splits traffic). Standard: `spec.canary`, its own
+        Deployment and Service; KServe v0.20.0 routes no traffic to it (docs/deploy-kserve.md).
+        Smoke-tested on the canary's own Service; any failure restores the previous spec.
+        """
+        desired, storage_uri, smoke = self._prepare(request)
+        name = desired["metadata"]["name"]
+        result = self._rollout(desired, smoke, (), request).start_canary(percent)
+        if self.config.mode == "Standard":
+            log.warning(
+                "%s: Standard-mode canary %s%% runs beside the predictor; KServe v0.20.0 weights no "
+                "traffic to it (Gateway API HTTPRoutes, later KServe only)", name, percent,
+            )  # fmt: skip
+        detail = self._detail(name, storage_uri, result)
+        detail.update(canary_percent=str(percent), canary_endpoint=result.endpoint)
+        detail["traffic_weighted"] = str(self.config.mode == "Knative").lower()  # v0.20.0 Standard: no
+        return DeployResult(self._endpoint(name) or result.endpoint, detail)
+
+    def start_shadow(self, request: DeployRequest) -> DeployResult:
+        """Serve `request`'s version as InferenceService `<isvc>-shadow` and mirror the champion to it.
+
+        The shadow (env `KFP_CT_SHADOW_OF`: the champion's model) is created and smoke-tested
+        first; then the champion's predictor gets `KFP_CT_SHADOW_URL` (the shadow's in-cluster V2
+        infer URL) and rolls out with readiness only. A failure of either removes the shadow and
+        leaves the champion as it was.
+        """
         from kfp_ct.cluster.kube import InferenceServices
+
+        cfg = self.config
+        if cfg.runtime != "kfp-ct":
+            raise ParameterError(
+                f"rollout=shadow needs runtime 'kfp-ct' (its server mirrors requests), not '{cfg.runtime}'"
+            )
+        desired, storage_uri, smoke = self._prepare(request)
+        name = desired["metadata"]["name"]
+        services = InferenceServices(self.api_client, cfg.namespace)
+        champion = services.get(name)
+        if champion is None:
+            raise ClusterError(
+                f"InferenceService {cfg.namespace}/{name} does not exist: a shadow needs a champion"
+            )
+        if isvc.canary_service(champion) is not None:
+            raise ClusterError(f"InferenceService {cfg.namespace}/{name} runs a canary: conclude it first")
+        shadow = isvc.shadow_name(name)
+        desired["metadata"]["name"] = shadow
+        desired["metadata"]["labels"][isvc.SHADOW_OF] = name
+        predictor = desired["spec"]["predictor"]
+        desired["spec"]["predictor"] = isvc.with_env(predictor, isvc.SHADOW_OF_ENV, name)
+        shadow_result = self._rollout(desired, smoke, (), request).run()
+        url = isvc.shadow_infer_url(desired)
+        mirrored = copy.deepcopy(champion)
+        mirrored["spec"]["predictor"] = isvc.with_env(champion["spec"]["predictor"], isvc.SHADOW_URL_ENV, url)
+        try:
+            result = self._rollout(mirrored, _no_smoke, (), None).run()
+        except Exception:
+            services.delete(shadow)
+            raise
+        detail = self._detail(name, storage_uri, result)
+        detail.update(
+            shadow=f"{cfg.namespace}/{shadow}", shadow_url=url, shadow_endpoint=shadow_result.endpoint
+        )
+        return DeployResult(result.endpoint, detail)
+
+    def conclude(self, model_name: str, version: str, promote: bool) -> DeployResult:
+        """End the canary or shadow of `version`: promote it, or serve the champion alone again.
+
+        Shadow: promote makes the shadow's predictor the champion's; either way the mirror URL goes
+        and `<isvc>-shadow` is deleted. Canary: promote moves it into the predictor; rollback
+        restores the spec kept when it started (Knative pins traffic at 0% first).
+        Readiness only: the smoke test ran when the version started serving.
+        """
+        from kfp_ct.cluster.kube import InferenceServices
+
+        cfg, name = self.config, self.isvc_name(model_name)
+        services = InferenceServices(self.api_client, cfg.namespace)
+        current = services.get(name)
+        if current is None:
+            raise ClusterError(f"InferenceService {cfg.namespace}/{name} does not exist; nothing to conclude")
+        shadow = services.get(isvc.shadow_name(name))
+        if shadow is not None and _version_of(shadow) == str(version):
+            predictor = current["spec"]["predictor"]
+            values = None
+            if promote:
+                predictor, values = shadow["spec"]["predictor"], isvc.lineage_of(shadow)
+                predictor = isvc.with_env(predictor, isvc.SHADOW_OF_ENV, None)
+            desired = isvc.replaced(current, isvc.with_env(predictor, isvc.SHADOW_URL_ENV, None), values)
+            result = self._rollout(desired, _no_smoke, (), None).run()
+            services.delete(isvc.shadow_name(name))
+            what = "shadow"
+        elif isvc.canary_service(current) is not None and _version_of(current) == str(version):
+            result = self._rollout(current, _no_smoke, (), None).conclude_canary(promote)
+            what = "canary"
+        else:
+            raise ClusterError(
+                f"InferenceService {cfg.namespace}/{name} runs no canary or shadow of version {version}"
+            )
+        serving = _version_of(services.get(name) or current)
+        log.info(
+            "%s: %s v%s %s; v%s serves", name, what, version, "promoted" if promote else "ended", serving
+        )
+        detail = {"inferenceservice": f"{cfg.namespace}/{name}", "concluded": what, "serving": serving,
+                  "promoted": str(promote).lower(), "steps": "; ".join(result.steps)}  # fmt: skip
+        return DeployResult(result.endpoint, detail)
+
+    def _prepare(self, request: DeployRequest) -> tuple[dict[str, Any], str, Callable[[str], None]]:
+        """RBAC and runtime checks, the storage URI, the desired InferenceService and its smoke test."""
+        from kfp_ct.cluster import rbac
         from kfp_ct.deploy.smoke import run_smoke_test
 
         cfg = self.config
@@ -208,53 +323,72 @@ class KServeTarget:
         isvc.check_runtime_loads(cfg.runtime, _estimator(request))  # before anything is written
         storage_uri = self.storage_uri(request)
         desired = self.build(request, storage_uri)
-        name = desired["metadata"]["name"]
 
         def smoke(base_url: str) -> None:
             if request.smoke is not None:
-                run_smoke_test(base_url, name, request.smoke)
+                run_smoke_test(base_url, desired["metadata"]["name"], request.smoke)
 
-        rollout = Rollout(
+        return desired, storage_uri, smoke
+
+    def _rollout(
+        self, desired: dict[str, Any], smoke: Callable[[str], None], steps: tuple[int, ...],
+        request: DeployRequest | None,
+    ) -> Rollout:  # fmt: skip
+        from kfp_ct.cluster.kube import InferenceServices
+
+        cfg = self.config
+        return Rollout(
             InferenceServices(self.api_client, cfg.namespace),
             desired,
             smoke,
-            cfg.canary_steps,
+            steps,
             RolloutSettings(cfg.readiness_timeout_s, cfg.poll_interval_s, cfg.service_url_template),
-            model_version=str(request.model_version),
-        )
-        result = rollout.run()
-        return DeployResult(
-            endpoint=result.endpoint,
-            detail={
-                "inferenceservice": f"{cfg.namespace}/{name}",
-                "mode": cfg.mode,
-                "runtime": cfg.runtime,
-                "profile": cfg.profile.name,
-                "storage_uri": storage_uri,
-                "generation": str(result.generation),
-                "created": str(result.created).lower(),
-                "steps": "; ".join(result.steps),
-            },
+            model_version=str(request.model_version) if request is not None else "",
         )
 
-    def stop(self, model_name: str) -> None:
-        """Delete `model_name`'s InferenceService (a missing one is not an error)."""
+    def _detail(self, name: str, storage_uri: str, result: Any) -> dict[str, str]:
+        cfg = self.config
+        return {
+            "inferenceservice": f"{cfg.namespace}/{name}",
+            "mode": cfg.mode,
+            "runtime": cfg.runtime,
+            "profile": cfg.profile.name,
+            "storage_uri": storage_uri,
+            "generation": str(result.generation),
+            "created": str(result.created).lower(),
+            "steps": "; ".join(result.steps),
+        }
+
+    def _endpoint(self, name: str) -> str | None:
         from kfp_ct.cluster.kube import InferenceServices
 
-        services = InferenceServices(self.api_client, self.config.namespace)
-        name = self.isvc_name(model_name)
-        if services.get(name) is not None:
-            services.delete(name)
-
-    def current_endpoint(self, model_name: str) -> str | None:
-        """The serving predictor's URL for `model_name`, if its InferenceService exists."""
-        from kfp_ct.cluster.kube import InferenceServices
-
-        found = InferenceServices(self.api_client, self.config.namespace).get(self.isvc_name(model_name))
+        found = InferenceServices(self.api_client, self.config.namespace).get(name)
         if found is None:
             return None
         settings = RolloutSettings(service_url_template=self.config.service_url_template)
         return service_url(isvc.predictor_service(found), self.config.namespace, settings)
+
+    def stop(self, model_name: str) -> None:
+        """Delete `model_name`'s InferenceService and its shadow (missing ones are not an error)."""
+        from kfp_ct.cluster.kube import InferenceServices
+
+        services = InferenceServices(self.api_client, self.config.namespace)
+        name = self.isvc_name(model_name)
+        for found in (name, isvc.shadow_name(name)):
+            if services.get(found) is not None:
+                services.delete(found)
+
+    def current_endpoint(self, model_name: str) -> str | None:
+        """The serving predictor's URL for `model_name`, if its InferenceService exists."""
+        return self._endpoint(self.isvc_name(model_name))
+
+
+def _no_smoke(base_url: str) -> None:
+    """Readiness only: a champion that only changes where it mirrors, or a version already tested."""
+
+
+def _version_of(found: dict[str, Any]) -> str:
+    return (found["metadata"].get("labels") or {}).get(lineage.K8S_MODEL_VERSION, "")
 
 
 def _estimator(request: DeployRequest) -> str | None:
