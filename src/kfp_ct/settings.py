@@ -12,6 +12,10 @@ from pathlib import Path
 
 HOME_ENV = "KFP_CT_HOME"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
+# The project's server on a cluster (set on the InferenceService's model container):
+MODEL_VERSION_ENV = "KFP_CT_MODEL_VERSION"  # the registered version --model_dir holds
+SHADOW_URL_ENV = "KFP_CT_SHADOW_URL"  # a champion's: the shadow's V2 infer URL, to post copies to
+SHADOW_OF_ENV = "KFP_CT_SHADOW_OF"  # a shadow's: the champion's model name, to capture under
 DEFAULT_MODEL_NAME = "kfp-ct-model"
 DEFAULT_EXPERIMENT = "kfp-ct"
 

@@ -6,6 +6,8 @@
 - `KFP_CT_CAPTURE_BATCH`: records per Parquet file at most (default 1000).
 - `KFP_CT_CAPTURE_FLUSH_S`: seconds a record waits for its batch at most (default 1.0).
 - `KFP_CT_CAPTURE_QUEUE`: requests the queue holds before it drops (default 20000).
+- `KFP_CT_SHADOW_OF`: set on a shadow's server (a cluster's `<isvc>-shadow`): its traffic is the
+  champion's mirrored, so it is captured under that model name with role `shadow`.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class CaptureConfig:
     batch_size: int = 1000
     flush_interval_s: float = 1.0
     queue_size: int = 20_000
+    shadow_of: str | None = None  # capture under this model name, as shadow copies
 
     @classmethod
     def from_env(cls, uri: str | None = None, sample_rate: float | None = None) -> CaptureConfig:
@@ -67,4 +70,5 @@ class CaptureConfig:
             batch_size=int(_number(BATCH_ENV, 1000, 1, 1_000_000)),
             flush_interval_s=_number(FLUSH_ENV, 1.0, 0.01, 3600),
             queue_size=int(_number(QUEUE_ENV, 20_000, 1, 10_000_000)),
+            shadow_of=os.environ.get(settings.SHADOW_OF_ENV) or None,
         )

@@ -318,8 +318,23 @@ def capture(
     started, now = clock
     latency_ms = (time.perf_counter() - started) * 1000.0
     kind, inputs, outputs, features = answered or ("status", None, None, None)
+    shadow_of = recorder.config.shadow_of  # a shadow server: its requests are the champion's copies
+    role = None if shadow_of is None else store.SHADOW_ROLE
     recorder.record(
-        Record(request_id_, now, model, version, kind, status, latency_ms, inputs, outputs, features, error)
+        Record(
+            request_id_,
+            now,
+            shadow_of or model,
+            version,
+            kind,
+            status,
+            latency_ms,
+            inputs,
+            outputs,
+            features,
+            error,
+            role,
+        )
     )
 
 

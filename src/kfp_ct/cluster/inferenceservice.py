@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kfp_ct import lineage
+from kfp_ct import lineage, settings
 from kfp_ct.cluster.profiles import (
     BUILTIN_PROFILES,
     HardwareProfile,
@@ -374,8 +374,8 @@ def _with_lineage(current: dict[str, Any], values: dict[str, str] | None) -> dic
 # The champion's kfp-ct server reads SHADOW_URL_ENV, the shadow's V2 infer URL, and posts a copy
 # of each answered request there (same request id) after answering; the shadow's server reads
 # SHADOW_OF_ENV, the champion's model name, and captures under it with role `shadow`.
-SHADOW_URL_ENV = "KFP_CT_SHADOW_URL"
-SHADOW_OF_ENV = "KFP_CT_SHADOW_OF"
+SHADOW_URL_ENV = settings.SHADOW_URL_ENV
+SHADOW_OF_ENV = settings.SHADOW_OF_ENV
 SHADOW_OF = lineage.K8S_PREFIX + "shadow-of"  # label on the shadow InferenceService: its champion
 # Annotation on an InferenceService with a canary: the spec and lineage to restore on rollback.
 ROLLBACK_TO = lineage.K8S_PREFIX + "rollback-to"

@@ -129,7 +129,7 @@ def run_canary(
     log.info("canary %s v%s takes %d%% of traffic for %.0f s", name, candidate, plan.canary_percent,
              plan.bake_seconds)  # fmt: skip
     try:
-        verdict = bake_canary(uri, name, champion, candidate, plan, since, sleep)
+        verdict = bake_canary(uri, target.captured_as(name), champion, candidate, plan, since, sleep)
     except BaseException as exc:  # never leave a canary half-running: the champion serves alone
         target.conclude(name, candidate, promote=False)
         raise DeployError(f"canary of {name} v{candidate} stopped: {exc}; v{champion} serves alone") from exc

@@ -127,6 +127,10 @@ class ProgressiveTarget(DeployTarget, Protocol):
         """Keep the champion answering every request; copy each one to `request`'s version."""
         ...
 
+    def captured_as(self, model_name: str) -> str:
+        """The model name this target's servers capture `model_name`'s traffic under."""
+        ...
+
     def conclude(self, model_name: str, version: str, promote: bool) -> DeployResult:
         """End a canary or shadow: all traffic to `version` (promote) or to the champion alone."""
         ...

@@ -20,6 +20,8 @@ import argparse
 import os
 import sys
 
+from kfp_ct import settings
+
 
 def build_parser() -> argparse.ArgumentParser:
     """KServe's ModelServer flags plus the project's."""
@@ -29,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kfp_ct.serving", parents=[model_server.parser])
     parser.add_argument("--model_repository", help="a directory of deployment specs (hot-swapped serving)")
     parser.add_argument("--model_dir", help="an MLflow model directory (one version)")
-    parser.add_argument("--model_version", help="the version --model_dir holds (default: from the registry)")
+    parser.add_argument(
+        "--model_version",
+        default=os.environ.get(settings.MODEL_VERSION_ENV) or None,
+        help=f"the version --model_dir holds (default: ${settings.MODEL_VERSION_ENV}, else the registry's)",
+    )
     parser.add_argument("--access_log", type=strtobool, default=False, help="log one line per request")
     parser.add_argument("--capture_uri", help="where to capture traffic (default: $KFP_CT_CAPTURE_URI)")
     parser.add_argument(

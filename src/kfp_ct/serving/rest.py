@@ -39,11 +39,12 @@ from kfp_ct.serving import metrics
 from kfp_ct.serving.protocol import BINARY_HEADER, VERSION_HEADER, check_v2_request
 from kfp_ct.serving.repository import DeploymentRepository, LoadFailed
 from kfp_ct.serving.router import VersionNotLoaded
-from kfp_ct.serving.shadow import ShadowSender
+from kfp_ct.serving.shadow import Mirror, ShadowSender
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
 REQUEST_ID_HEADER = "X-Request-Id"
+MIRRORED_HEADERS = ("content-type", BINARY_HEADER.lower())  # how a copy's body reads
 
 
 def status_of(exc: Exception) -> int:
@@ -167,9 +168,15 @@ def account(
 class V2Routes:
     """Inference, metadata and repository routes over a `DeploymentRepository`."""
 
-    def __init__(self, repository: DeploymentRepository, shadow: ShadowSender | None = None) -> None:
+    def __init__(
+        self,
+        repository: DeploymentRepository,
+        shadow: ShadowSender | None = None,
+        mirror: Mirror | None = None,
+    ) -> None:
         self.repository = repository
         self.shadow = shadow or ShadowSender()
+        self.mirror = mirror or Mirror.from_env()  # a cluster champion's shadow InferenceService
 
     def routes(self) -> list[Route]:
         """Starlette routes, to be placed before KServe's own."""
@@ -193,12 +200,12 @@ class V2Routes:
         version = pinned or "-"
         rid, record, shadow = None, None, None
         try:
-            body = await request.body()
+            raw = await request.body()
             deployment = self.repository.deployment(name)
             model = deployment.select(pinned)  # no await from here on
             shadow = None if pinned else deployment.shadow
             version = str(model.version)
-            infer_request = decode_v2(body, request.headers, name, pinned)
+            infer_request = decode_v2(raw, request.headers, name, pinned)
             rid = infer_request.id = capture.request_id(infer_request.id, request.headers)
             start = time.perf_counter()
             outputs = model.infer_outputs(infer_request)
@@ -221,6 +228,11 @@ class V2Routes:
                     now,
                     ir.inputs,
                 )
+            elif self.mirror is not None and not pinned:
+                sent = {k: request.headers[k] for k in MIRRORED_HEADERS if k in request.headers}
+                response.background = BackgroundTask(
+                    self.mirror.send_after, deployment, "v2", raw, rid, now, sent
+                )
         return self._answer(request, name, version, rid, response, (started, now), record)
 
     async def predict_v1(self, request: Request) -> Response:
@@ -231,7 +243,8 @@ class V2Routes:
         rid = capture.request_id(None, request.headers)
         record, shadow = None, None
         try:
-            payload = _loads(await request.body())
+            raw = await request.body()
+            payload = _loads(raw)
             deployment = self.repository.deployment(name)
             model = deployment.select(None, request.headers)
             shadow = deployment.shadow
@@ -252,6 +265,11 @@ class V2Routes:
                     self.shadow.send_after, shadow, "v1", lambda: shadow.predict_v1(instances), rid, now,
                     (instances, [f.name for f in shadow.features]),
                 )  # fmt: skip
+            elif self.mirror is not None:
+                headers = {"content-type": JSON}
+                response.background = BackgroundTask(
+                    self.mirror.send_after, deployment, "v1", raw, rid, now, headers
+                )
         return self._answer(request, name, version, rid, response, (started, now), record)
 
     def _answer(

@@ -118,3 +118,56 @@ class ShadowSender:
         while self.queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.005)
         return not self.queue.unfinished_tasks
+
+
+def v1_url(v2_infer_url: str) -> str:
+    """The V1 `:predict` URL of the server and model a V2 `/v2/models/<m>/infer` URL names."""
+    base, sep, rest = v2_infer_url.partition("/v2/models/")
+    if not sep or not rest.endswith("/infer"):
+        raise ValueError(f"{v2_infer_url!r} is not a V2 infer URL (.../v2/models/<model>/infer)")
+    return f"{base}/v1/models/{rest[: -len('/infer')]}:predict"
+
+
+class Mirror(ShadowSender):
+    """Copies of answered requests posted to a shadow server (a cluster's `<isvc>-shadow`).
+
+    The same bounded queue and worker as in-process shadows; the job is an HTTP POST of the
+    request as the client sent it, with its request id, and the shadow's own server captures its
+    answer (`KFP_CT_SHADOW_OF`: under the champion's name, role `shadow`). The champion's
+    server reads the shadow's V2 infer URL from `KFP_CT_SHADOW_URL` (`Mirror.from_env`).
+    """
+
+    def __init__(self, url: str, maxsize: int = QUEUE_SIZE, timeout_s: float = 10.0) -> None:
+        super().__init__(maxsize)
+        self.url, self.v1 = url, v1_url(url)
+        self.timeout_s = timeout_s
+        self.failed = 0
+        self._client: Any = None
+
+    @classmethod
+    def from_env(cls) -> Mirror | None:
+        """The mirror `KFP_CT_SHADOW_URL` names, or None when it is unset."""
+        import os
+
+        from kfp_ct import settings
+
+        url = os.environ.get(settings.SHADOW_URL_ENV)
+        return cls(url) if url else None
+
+    def _score(self, model: Any, kind: str, body: bytes, rid: str, now: float, headers: Any) -> None:
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_s, trust_env=False)
+        try:
+            answer = self._client.post(
+                self.url if kind == "v2" else self.v1, content=body, headers={**headers, "x-request-id": rid}
+            )
+        except httpx.TransportError as exc:
+            self.failed += 1
+            log.warning("shadow copy of %s to %s failed: %s", rid, self.url, exc)
+            return
+        SHADOW_SENT.labels(model.name, "mirror").inc()
+        if answer.status_code >= 500:
+            self.failed += 1
+            log.warning("shadow at %s answered %s to %s", self.url, answer.status_code, rid)

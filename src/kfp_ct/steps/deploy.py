@@ -276,7 +276,8 @@ def _shadow(target: Any, request: DeployRequest, champion: str, plan: RolloutPla
     from kfp_ct.capture.config import capture_uri
     from kfp_ct.deploy.bake import bake_shadow
 
-    verdict = bake_shadow(capture_uri(), name, champion, version, plan, datetime.fromisoformat(since))
+    captured = target.captured_as(name)
+    verdict = bake_shadow(capture_uri(), captured, champion, version, plan, datetime.fromisoformat(since))
     rollout.update(verdict.to_dict())
     if not verdict.promote:
         _tag(name, version, verdict.tags("kfp_ct.shadow"))

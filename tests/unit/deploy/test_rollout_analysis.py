@@ -185,6 +185,9 @@ class FakeTarget:
         self.calls.append(("conclude", version, promote))
         return DeployResult("http://x")
 
+    def captured_as(self, model_name):  # like KServe: the served name is not the registered one
+        return f"{model_name}-served"
+
 
 def request(version="2"):
     from kfp_ct.deploy.base import DeployRequest
@@ -195,7 +198,7 @@ def request(version="2"):
 def write(uri, frame):
     now = pd.Timestamp(datetime.now(UTC))
     frame = frame.assign(**{store.TIME: now})
-    store.write_rows(uri, "m", frame)
+    store.write_rows(uri, "m-served", frame)
 
 
 def test_run_canary_extends_then_promotes_and_concludes(tmp_path, monkeypatch):

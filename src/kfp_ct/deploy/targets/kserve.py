@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfp_ct import lineage
+from kfp_ct import lineage, settings
 from kfp_ct.cluster import inferenceservice as isvc
 from kfp_ct.cluster.profiles import BUILTIN_PROFILES, HardwareProfile, load_profile
 from kfp_ct.cluster.rollout import SERVICE_URL_TEMPLATE, Rollout, RolloutSettings, service_url
@@ -170,6 +170,10 @@ class KServeTarget:
         """The InferenceService name for `model_name`."""
         return isvc.check_isvc_name(self.config.isvc_name or isvc.isvc_name(model_name))
 
+    def captured_as(self, model_name: str) -> str:
+        """The served model name (KServe names the model after its InferenceService)."""
+        return self.isvc_name(model_name)
+
     def storage_uri(self, request: DeployRequest) -> str:
         """Where KServe pulls the model from (never models:/ or mlflow-artifacts:)."""
         if self._storage_uri_for is not None:
@@ -192,6 +196,8 @@ class KServeTarget:
         predictor = isvc.predictor_spec(
             storage_uri, cfg.runtime, cfg.profile, cfg.service_account, estimator=_estimator(request)
         )
+        if cfg.runtime == "kfp-ct":  # the version the server names in answers, metrics and capture
+            predictor = isvc.with_env(predictor, settings.MODEL_VERSION_ENV, str(request.model_version))
         return isvc.build_inferenceservice(
             self.isvc_name(request.model_name), cfg.namespace, predictor, cfg.mode,
             lineage_values(request),

@@ -453,6 +453,10 @@ class LocalTarget:
 
         return self._roll_out(request, shadow, "shadow")
 
+    def captured_as(self, model_name: str) -> str:
+        """The local server serves and captures under the registered name itself."""
+        return model_name
+
     def conclude(self, model_name: str, version: str, promote: bool) -> DeployResult:
         """All traffic to `version` (promote) or to the champion beside it; unload the loser."""
         version = str(version)
