@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kfp_ct import lineage
+from kfp_ct import lineage, settings
 from kfp_ct.cluster import inferenceservice as isvc
 from kfp_ct.deploy.base import DeployRequest, SmokeTest
 from kfp_ct.deploy.targets.kserve import KServeConfig, KServeTarget
@@ -157,10 +157,11 @@ def test_shadow_then_promote(kube_double, v2_double, isvc_validator, mode):
 
     shadow, champion = stored(state, SHADOW), stored(state)
     assert shadow["spec"]["predictor"]["model"]["storageUri"] == uri("2")
-    assert env(shadow) == {isvc.SHADOW_OF_ENV: NAME}
+    assert env(shadow) == {isvc.SHADOW_OF_ENV: NAME, settings.MODEL_VERSION_ENV: "2"}
     assert shadow["metadata"]["labels"][isvc.SHADOW_OF] == NAME and version_of(shadow) == "2"
     url = f"http://churn-model-shadow-predictor.{NS}.svc.cluster.local/v2/models/churn-model-shadow/infer"
-    assert env(champion) == {isvc.SHADOW_URL_ENV: url} and started.detail["shadow_url"] == url
+    assert env(champion) == {isvc.SHADOW_URL_ENV: url, settings.MODEL_VERSION_ENV: "1"}
+    assert started.detail["shadow_url"] == url
     assert champion["spec"]["predictor"]["model"]["storageUri"] == uri("1") and version_of(champion) == "1"
     assert "churn-model-shadow-predictor" in v2_double.hits  # the shadow was smoke-tested
     assert started.endpoint == f"{v2_double.base}/churn-model-predictor"  # clients stay on the champion
@@ -170,7 +171,7 @@ def test_shadow_then_promote(kube_double, v2_double, isvc_validator, mode):
     champion = stored(state)
     assert (NS, SHADOW) not in state.objects
     assert champion["spec"]["predictor"]["model"]["storageUri"] == uri("2")
-    assert env(champion) == {} and version_of(champion) == "2"
+    assert env(champion) == {settings.MODEL_VERSION_ENV: "2"} and version_of(champion) == "2"
     assert champion["metadata"]["labels"][lineage.K8S_PIPELINE_RUN_ID] == "pipeline-run-2"
     assert isvc.SHADOW_OF not in champion["metadata"]["labels"]
     assert done.detail["concluded"] == "shadow" and done.detail["serving"] == "2"

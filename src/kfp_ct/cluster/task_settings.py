@@ -22,6 +22,8 @@ OPTIONAL_CONFIG_KEYS = (
     "KFP_CT_SERVING_NAMESPACE",
     "KFP_CT_MLFLOW_ARTIFACTS_DESTINATION",
     "KFP_CT_HARDWARE_PROFILE",
+    "KFP_CT_CAPTURE_URI",  # monitor reads captured traffic there; deploy's bake reads live signals
+    "KFP_CT_PUSHGATEWAY_URL",  # monitor pushes its PSI and live-metric gauges there (drift.gauges)
 )
 SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 OPTIONAL_SECRET_KEYS = ("AWS_DEFAULT_REGION",)
