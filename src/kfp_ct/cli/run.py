@@ -72,6 +72,10 @@ def run_command(args: argparse.Namespace) -> int:
 
     # Parsed before anything is written, by the same parser as `submit` and `schedule`.
     params = parse_params(args.param, args.pipeline, parameter_types(args.pipeline))
+    if "rollout" in parameter_types(args.pipeline):  # a bad rollout fails now, not after training
+        from kfp_ct.deploy.base import RolloutPlan
+
+        RolloutPlan.from_parameters(params, params.get("rollout_thresholds", "{}"))
     if args.schema:
         if "schema_uri" in params:
             raise ParameterError("give the schema once: --schema or --param schema_uri=..., not both")

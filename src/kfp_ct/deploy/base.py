@@ -7,9 +7,10 @@ target's job: the deploy step does it once the target returns (see `kfp_ct.steps
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -69,6 +70,30 @@ class RolloutPlan:
     min_shadow_requests: int = 500
     max_disagreement: float = 0.05
     promote_after_shadow: bool = False  # at the end of a shadow bake, promote on the evidence rule
+
+    @classmethod
+    def from_parameters(
+        cls, values: Mapping[str, Any], thresholds: str = "{}"
+    ) -> tuple[RolloutPlan, dict[str, Any]]:
+        """The plan the pipeline parameters describe, and the other parameters.
+
+        `rollout` is the strategy; a parameter named like a field sets it; `thresholds` is the
+        JSON object of `rollout_thresholds` (any other field). ParameterError names what is wrong.
+        """
+        from kfp_ct.params import json_object
+
+        known = {f.name for f in fields(cls)} - {"strategy"}
+        extra = json_object(thresholds, "rollout_thresholds")
+        unknown = sorted(set(extra) - known)
+        if unknown:
+            raise ParameterError(f"rollout_thresholds: unknown keys {unknown}; known: {sorted(known)}")
+        given = {k: v for k, v in values.items() if k in known or k == "rollout"}
+        rest = {k: v for k, v in values.items() if k not in given}
+        strategy = given.pop("rollout", "direct")
+        try:
+            return cls(strategy=strategy, **extra, **given), rest
+        except TypeError as exc:  # a threshold of the wrong type
+            raise ParameterError(f"rollout: {exc}") from None
 
     def __post_init__(self) -> None:
         if self.strategy not in ROLLOUTS:

@@ -9,7 +9,7 @@ the shadow evidence rule holds (`promote_from_shadow`, `kfp-ct promote --from-sh
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,14 +45,7 @@ class DeployParams:
         `rollout_thresholds` is a JSON object of any other `RolloutPlan` field.
         """
         kserve = values.get("target", "kserve") == "kserve"
-        plan = {f.name for f in fields(RolloutPlan)} - {"strategy"}
-        extra = json_object(rollout_thresholds, "rollout_thresholds")
-        unknown = sorted(set(extra) - plan)
-        if unknown:
-            raise ParameterError(f"rollout_thresholds: unknown keys {unknown}; known: {sorted(plan)}")
-        given = {k: values.pop(k) for k in list(values) if k in plan or k == "rollout"}
-        strategy = given.pop("rollout", "direct")
-        rollout = RolloutPlan(strategy=strategy, **extra, **given)
+        rollout, values = RolloutPlan.from_parameters(values, rollout_thresholds)
         options = json_object(kserve_options, "kserve_options") if kserve else {}
         return cls(kserve_options=options, rollout=rollout, **values)
 

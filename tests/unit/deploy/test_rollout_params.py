@@ -44,3 +44,14 @@ def test_bad_rollout_parameters_are_one_line_errors(extra, message):
     with pytest.raises(ParameterError) as exc:
         DeployParams.from_kfp(**BASE, **extra)
     assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_kfp_ct_run_refuses_a_bad_rollout_before_anything_runs(tmp_path):
+    from tests.e2e_local.helpers import kfp_ct
+
+    home = tmp_path / "home"
+    env = {"KFP_CT_HOME": str(home), "MLFLOW_TRACKING_URI": ""}
+    result = kfp_ct("run", "--param", "rollout=canry", env=env)
+    lines = result.stderr.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1 and "rollout='canry'" in lines[0], result.stderr
+    assert not (home / "runs").exists() and not (home / "mlflow.db").exists()  # nothing ran or was written
