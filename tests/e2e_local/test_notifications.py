@@ -7,44 +7,25 @@ label column does not exist (fails in validate, before training).
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from kfp_ct.data.io import write_table
 from kfp_ct.data.synth import SynthSpec, make_dataset
+from tests.webhook import webhook
 
 from .helpers import FAST, kfp_ct
 
 SMALL = [*FAST, "--param", "deploy_target=none", "--param", "notify_format=json"]
 
 
-class Webhook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append({"path": self.path, "body": json.loads(body)})
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        return None
+@pytest.fixture(scope="module")
+def hook():
+    with webhook("/hooks/T000/B000/secret-token") as h:
+        yield h
 
 
 @pytest.fixture(scope="module")
-def webhook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks/T000/B000/secret-token", Webhook.received
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, webhook):
-    url, received = webhook
+def runs(tmp_path_factory, hook):
     home = tmp_path_factory.mktemp("notify-home")
     env = {"KFP_CT_HOME": str(home), "MLFLOW_TRACKING_URI": ""}
     data = write_table(make_dataset(SynthSpec(rows=400, seed=3)), home / "d.csv")
@@ -55,9 +36,9 @@ def runs(tmp_path_factory, webhook):
         ("reject", ["--param", "estimator=dummy"]),
         ("failed", ["--label", "no_such_column"]),
     ]:
-        before = len(received)
-        result = kfp_ct("run", "--data", str(data), "--json", "--notify", url, *SMALL, *extra, env=env)
-        out[name] = (result, received[before:])
+        before = len(hook.posts)
+        result = kfp_ct("run", "--data", str(data), "--json", "--notify", hook.url, *SMALL, *extra, env=env)
+        out[name] = (result, hook.posts[before:])
     return out
 
 

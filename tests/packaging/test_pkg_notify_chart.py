@@ -19,7 +19,9 @@ def test_no_webhook_no_secret(chart_renders):
 
 
 def test_a_webhook_becomes_the_secret_the_notify_task_reads(helm):
-    docs = load_docs(_render(helm, f"notifications.webhookUrl={HOOK}", "notifications.kfpUiUrl=https://kfp.example").stdout)
+    docs = load_docs(
+        _render(helm, f"notifications.webhookUrl={HOOK}", "notifications.kfpUiUrl=https://kfp.example").stdout
+    )
     secret = find(docs, "Secret", SECRET)
     assert secret["metadata"]["namespace"] == "kubeflow" and secret["stringData"] == {SECRET_KEY: HOOK}
     assert find(docs, "ConfigMap", "kfp-ct-config")["data"][KFP_UI_ENV] == "https://kfp.example"

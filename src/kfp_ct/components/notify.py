@@ -44,5 +44,7 @@ def notify(
             pipeline_job_id=pipeline_job_id,
         )
         out = run(params, NotifyPaths(message=Path(message.path)))
-        message.metadata.update({"sent": out.sent, "decision": out.outcome.decision, "status": out.outcome.status})
+        message.metadata.update(
+            {"sent": out.sent, "decision": out.outcome.decision, "status": out.outcome.status}
+        )
     return out.sent

@@ -141,4 +141,6 @@ def build(hook: TaskHook = _no_hook):
         with notified(NAME, p.model_name, n, hook):
             add_training_steps(p, hook)
 
-    return pipeline(continuous_training, TrainingParams, NotificationParams, name=NAME, description=DESCRIPTION)
+    return pipeline(
+        continuous_training, TrainingParams, NotificationParams, name=NAME, description=DESCRIPTION
+    )

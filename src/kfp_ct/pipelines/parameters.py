@@ -135,5 +135,7 @@ def pipeline(body: Callable[..., Any], *groups: type, name: str, description: st
 class NotificationParams:
     """Parameters of the exit task that reports every run's outcome (docs/notifications.md)."""
 
-    notify_url: str = param("", "Webhook for the run's outcome; empty: Secret kfp-ct-notify's url, else none.")
+    notify_url: str = param(
+        "", "Webhook for the run's outcome; empty: Secret kfp-ct-notify's url, else none."
+    )
     notify_format: str = param("slack", "Notification body: slack ({text, blocks}) or json (generic).")

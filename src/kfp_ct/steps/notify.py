@@ -105,7 +105,10 @@ def outcome_of(params: NotifyParams, records: Any) -> Outcome:
     version = records.versions[-1] if records.versions else None
     decision, reasons = "unknown", ""
     if version is not None:
-        decision, reasons = version.get(lineage.DECISION, "unknown"), version.get(lineage.DECISION_REASONS, "")
+        decision, reasons = (
+            version.get(lineage.DECISION, "unknown"),
+            version.get(lineage.DECISION_REASONS, ""),
+        )
     elif training and status == SUCCEEDED:
         decision = "reject"
     elif gates:
@@ -161,7 +164,9 @@ def slack_message(o: Outcome) -> dict[str, Any]:
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(facts)}},
     ]
     if o.error:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*: ```{o.error[:2500]}```"}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*: ```{o.error[:2500]}```"}}
+        )
     return {"text": summary_line(o), "blocks": blocks}
 
 
@@ -182,7 +187,11 @@ def redact(url: str) -> str:
         return "<malformed URL>"
     if not parts.scheme or not host:
         return "<malformed URL>"
-    return f"{parts.scheme}://{host}{port}/***" if parts.path.strip("/") or parts.query else f"{parts.scheme}://{host}{port}"
+    return (
+        f"{parts.scheme}://{host}{port}/***"
+        if parts.path.strip("/") or parts.query
+        else f"{parts.scheme}://{host}{port}"
+    )
 
 
 def post(url: str, body: dict[str, Any], timeout_s: float, attempts: int) -> tuple[int | None, str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,6 +12,7 @@ from kfp_ct import lineage
 from kfp_ct.steps import notify
 from kfp_ct.steps.notify import NotifyParams, NotifyPaths
 from kfp_ct.tracking.outcome import PipelineRecords, RunRecord
+from tests.webhook import webhook
 
 SECRET_URL = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX"
 
@@ -28,7 +27,9 @@ def _params(**fields) -> NotifyParams:
 
 PROMOTED = PipelineRecords(
     runs=[_training(test_accuracy=0.91, train_accuracy=0.99)],
-    versions=[{"version": "3", "run_id": "r1", lineage.DECISION: "promote", lineage.DECISION_REASONS: "better"}],
+    versions=[
+        {"version": "3", "run_id": "r1", lineage.DECISION: "promote", lineage.DECISION_REASONS: "better"}
+    ],
 )
 
 
@@ -45,7 +46,9 @@ def test_a_trained_run_with_no_version_was_rejected():
 
 
 def test_a_drift_or_monitoring_decision_is_read_from_its_run():
-    gate = RunRecord("d1", "kfp-ct-drift", {lineage.DECISION: "skip", lineage.DECISION_REASONS: "no drift"}, {})
+    gate = RunRecord(
+        "d1", "kfp-ct-drift", {lineage.DECISION: "skip", lineage.DECISION_REASONS: "no drift"}, {}
+    )
     o = notify.outcome_of(_params(), PipelineRecords(runs=[gate]))
     assert (o.decision, o.reasons) == ("skip", "no drift")
 
@@ -60,14 +63,19 @@ def test_a_failed_run_carries_the_error_and_no_reject_guess():
 
 
 def test_the_cluster_link_is_the_kfp_ui_run_page():
-    o = notify.outcome_of(_params(link_base="https://kfp.example/", pipeline_job_id="abc-123"), PipelineRecords())
+    o = notify.outcome_of(
+        _params(link_base="https://kfp.example/", pipeline_job_id="abc-123"), PipelineRecords()
+    )
     assert o.link == "https://kfp.example/#/runs/details/abc-123"
 
 
 def test_slack_and_json_bodies_have_their_own_shapes():
     o = notify.outcome_of(_params(), PROMOTED)
     slack = notify.build_message(o, "slack")
-    assert set(slack) == {"text", "blocks"} and slack["text"] == "kfp-ct continuous-training succeeded: promote (m v3)"
+    assert (
+        set(slack) == {"text", "blocks"}
+        and slack["text"] == "kfp-ct continuous-training succeeded: promote (m v3)"
+    )
     assert [b["type"] for b in slack["blocks"]] == ["header", "section"]
     assert "accuracy=0.9100" in slack["blocks"][1]["text"]["text"]
     generic = notify.build_message(o, "json")
@@ -91,26 +99,10 @@ def test_redaction_keeps_only_scheme_and_host(url, shown):
     assert notify.redact(url) == shown
 
 
-class _Hook(BaseHTTPRequestHandler):
-    codes: list[int] = []
-    bodies: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802
-        type(self).bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(type(self).codes.pop(0) if type(self).codes else 200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        return None
-
-
 @pytest.fixture
 def hook():
-    _Hook.codes, _Hook.bodies = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks/secret-path", _Hook
-    server.shutdown()
+    with webhook("/hooks/secret-path") as h:
+        yield h
 
 
 @pytest.fixture
@@ -119,40 +111,41 @@ def no_mlflow(monkeypatch):
 
 
 def test_run_posts_the_body_and_writes_it(hook, tmp_path, no_mlflow):
-    url, handler = hook
-    out = notify.run(_params(url=url, notify_format="json"), NotifyPaths(message=tmp_path / "m.json"))
+    out = notify.run(_params(url=hook.url, notify_format="json"), NotifyPaths(message=tmp_path / "m.json"))
     assert (out.sent, out.status_code, out.problem) == (True, 200, "")
-    assert handler.bodies == [json.loads((tmp_path / "m.json").read_text())]
-    assert handler.bodies[0]["decision"] == "promote"
+    assert hook.bodies == [json.loads((tmp_path / "m.json").read_text())]
+    assert hook.bodies[0]["decision"] == "promote"
 
 
 def test_a_5xx_is_retried_then_sent(hook, tmp_path, no_mlflow):
-    url, handler = hook
-    handler.codes = [503, 200]
-    out = notify.run(_params(url=url), NotifyPaths(message=tmp_path / "m.json"))
-    assert out.sent and len(handler.bodies) == 2
+    hook.codes = [503, 200]
+    out = notify.run(_params(url=hook.url), NotifyPaths(message=tmp_path / "m.json"))
+    assert out.sent and len(hook.bodies) == 2
 
 
 @pytest.mark.parametrize("code, posts", [(500, 2), (404, 1)])
 def test_a_refusing_webhook_is_logged_never_raised(hook, tmp_path, no_mlflow, caplog, code, posts):
-    url, handler = hook
-    handler.codes = [code] * 3
+    hook.codes = [code] * 3
     with caplog.at_level(logging.WARNING, logger="kfp_ct"):
-        out = notify.run(_params(url=url, attempts=2), NotifyPaths(message=tmp_path / "m.json"))
-    assert (out.sent, out.status_code) == (False, code) and len(handler.bodies) == posts
+        out = notify.run(_params(url=hook.url, attempts=2), NotifyPaths(message=tmp_path / "m.json"))
+    assert (out.sent, out.status_code) == (False, code) and len(hook.bodies) == posts
     assert f"answered {code}" in caplog.text and "secret-path" not in caplog.text
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/hooks/secret-path", "not a url", "ftp://h/secret-path"])
 def test_a_down_or_malformed_webhook_never_fails(url, tmp_path, no_mlflow, caplog):
     with caplog.at_level(logging.INFO, logger="kfp_ct"):
-        out = notify.run(_params(url=url, attempts=2, timeout_s=1), NotifyPaths(message=tmp_path / "m.json"))
+        out = notify.run(
+            _params(url=url, attempts=2, timeout_s=1), NotifyPaths(message=tmp_path / "m.json")
+        )
     assert not out.sent and out.problem and "secret-path" not in caplog.text + out.problem
     assert (tmp_path / "m.json").exists()
 
 
 def test_an_unknown_format_is_logged_not_raised(tmp_path, no_mlflow):
-    out = notify.run(_params(url="http://127.0.0.1:9/x", notify_format="xml"), NotifyPaths(message=tmp_path / "m.json"))
+    out = notify.run(
+        _params(url="http://127.0.0.1:9/x", notify_format="xml"), NotifyPaths(message=tmp_path / "m.json")
+    )
     assert not out.sent and "notify_format 'xml'" in out.problem
 
 
