@@ -72,4 +72,5 @@ def test_a_failed_run_is_reported_with_its_error_and_still_fails(runs):
     result, body = _one(runs, "failed")
     assert result.code != 0 and "validate" in result.stderr
     assert body["status"] == "failed" and body["decision"] == "unknown"
-    assert body["error"] and body["metrics"] == {} and body["model_version"] is None
+    assert body["error"].startswith("step 'validate' failed: ") and "no_such_column" in body["error"]
+    assert body["metrics"] == {} and body["model_version"] is None

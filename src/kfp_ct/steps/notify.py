@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kfp_ct import lineage, settings
+from kfp_ct.logs import failure_from_output
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +127,34 @@ def outcome_of(params: NotifyParams, records: Any) -> Outcome:
         metrics=metrics,
         reasons=reasons,
         link=run_link(params),
-        error=(params.error or f"the pipeline ended {params.state}") if status == FAILED else "",
+        error=failure_cause(params) if status == FAILED else "",
     )
+
+
+def local_run_dir(pipeline_run_id: str) -> Path:
+    """Where `kfp-ct run` keeps this run's log and report (`kfp_ct.localrun.runs_dir()/<id>`)."""
+    return settings.home() / "runs" / pipeline_run_id
 
 
 def run_link(params: NotifyParams) -> str:
     """The KFP UI run page on a cluster; locally the run report `kfp-ct run` writes."""
     if params.link_base and params.pipeline_job_id:
         return f"{params.link_base.rstrip('/')}/#/runs/details/{params.pipeline_job_id}"
-    return str(settings.home() / "runs" / params.pipeline_run_id / "report.html")
+    return str(local_run_dir(params.pipeline_run_id) / "report.html")
+
+
+def failure_cause(params: NotifyParams) -> str:
+    """Why the run failed: the failing step's marker line in the local run log, else KFP's error.
+
+    kfp.local 2.17 tells an exit task only "Task exit-handler-1 failed."; `kfp-ct run` logs each
+    step's failure marker (`kfp_ct.logs`) to `runs/<id>/run.log` before the exit task starts.
+    """
+    log_path = local_run_dir(params.pipeline_run_id) / "run.log"
+    if params.pipeline_run_id and log_path.is_file():
+        found = failure_from_output(log_path.read_text(encoding="utf-8", errors="replace"))
+        if found:
+            return f"step '{found[0]}' failed: {found[1]}"
+    return params.error or f"the pipeline ended {params.state}"
 
 
 def summary_line(o: Outcome) -> str:

@@ -62,6 +62,19 @@ def test_a_failed_run_carries_the_error_and_no_reject_guess():
     assert "failed" in body["text"] and "Task exit-handler-1 failed." in json.dumps(body["blocks"])
 
 
+def test_locally_the_cause_is_the_failing_steps_marker_in_the_run_log(tmp_path, monkeypatch):
+    from kfp_ct import settings
+    from kfp_ct.logs import FAILURE_MARKER
+
+    monkeypatch.setenv(settings.HOME_ENV, str(tmp_path))
+    run_dir = notify.local_run_dir("ct-1")
+    run_dir.mkdir(parents=True)
+    marker = f"[validate] {FAILURE_MARKER} validate: column 'y' absent"
+    (run_dir / "run.log").write_text(f"noise\n{marker}\nmore\n")
+    o = notify.outcome_of(_params(state="FAILED", error="Task exit-handler-1 failed."), PipelineRecords())
+    assert o.error == "step 'validate' failed: column 'y' absent"
+
+
 def test_the_cluster_link_is_the_kfp_ui_run_page():
     o = notify.outcome_of(
         _params(link_base="https://kfp.example/", pipeline_job_id="abc-123"), PipelineRecords()
@@ -135,9 +148,7 @@ def test_a_refusing_webhook_is_logged_never_raised(hook, tmp_path, no_mlflow, ca
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/hooks/secret-path", "not a url", "ftp://h/secret-path"])
 def test_a_down_or_malformed_webhook_never_fails(url, tmp_path, no_mlflow, caplog):
     with caplog.at_level(logging.INFO, logger="kfp_ct"):
-        out = notify.run(
-            _params(url=url, attempts=2, timeout_s=1), NotifyPaths(message=tmp_path / "m.json")
-        )
+        out = notify.run(_params(url=url, attempts=2, timeout_s=1), NotifyPaths(message=tmp_path / "m.json"))
     assert not out.sent and out.problem and "secret-path" not in caplog.text + out.problem
     assert (tmp_path / "m.json").exists()
 
