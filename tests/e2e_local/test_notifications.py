@@ -1,8 +1,9 @@
 """A local webhook receives the exit task's notification for promoted, rejected and failed runs.
 
-Four `kfp-ct run --notify URL` calls in one home, on 400 rows with deploy target `none`: a dummy
-first model, a better logistic regression (promote), a dummy again (reject), and a run whose
-label column does not exist (fails in validate, before training).
+Five `kfp-ct run --notify URL` calls in one home, on 400 rows with deploy target `none`: a dummy
+first model, a better logistic regression (promote), a dummy again (reject), a run whose label
+column does not exist (fails in validate, before training), and a retraining run on the same
+data (its drift check decides `skip`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def runs(tmp_path_factory, hook):
         ("promote", ["--param", "estimator=logistic_regression"]),
         ("reject", ["--param", "estimator=dummy"]),
         ("failed", ["--label", "no_such_column"]),
+        ("skip", ["--pipeline", "retraining", "--reference", str(data)]),
     ]:
         before = len(hook.posts)
         result = kfp_ct("run", "--data", str(data), "--json", "--notify", hook.url, *SMALL, *extra, env=env)
@@ -74,3 +76,10 @@ def test_a_failed_run_is_reported_with_its_error_and_still_fails(runs):
     assert body["status"] == "failed" and body["decision"] == "unknown"
     assert body["error"].startswith("step 'validate' failed: ") and "no_such_column" in body["error"]
     assert body["metrics"] == {} and body["model_version"] is None
+
+
+def test_a_retraining_run_reports_its_drift_decision(runs):
+    result, body = _one(runs, "skip")
+    assert result.code == 0 and result.summary["drift"]["decision"] == "skip"
+    assert (body["pipeline"], body["status"], body["decision"]) == ("retraining", "succeeded", "skip")
+    assert body["reasons"] and body["model_version"] is None
