@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from kfp_ct import lineage, settings
 from kfp_ct.errors import KfpCtError, PipelineFailed
-from kfp_ct.logs import failure_from_output
+from kfp_ct.logs import FAILURE_MARKER, failure_from_output
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,8 @@ class RunLog(io.TextIOBase):
         *lines, self.partial = self.partial.split("\n")
         for line in lines:
             self._parse(ANSI.sub("", line))
+        if self.file is not None and any(FAILURE_MARKER in line for line in lines):
+            self.file.flush()  # on disk before the exit task (notify) reads the cause
         return len(text)
 
     def flush(self) -> None:

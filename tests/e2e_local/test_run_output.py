@@ -15,7 +15,7 @@ import pytest
 from .conftest import run_cli
 
 pytestmark = pytest.mark.slow
-STEPS = ("validate", "train", "evaluate", "compare", "report", "register", "deploy")
+STEPS = ("validate", "train", "evaluate", "compare", "report", "register", "deploy", "notify")
 STEP_LINE = re.compile(r"^\s+✓ (?P<name>[\w-]+)\s+(?P<seconds>\d+\.\d) s\s+succeeded$")
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kfp_ct.pipelines import compile_pipeline, get_pipeline
-from kfp_ct.pipelines.parameters import DriftParams, TrainingParams
+from kfp_ct.pipelines.parameters import DriftParams, NotificationParams, TrainingParams
 
 CT, RT, MON = "continuous-training", "retraining", "monitoring"
 
@@ -69,7 +69,9 @@ def test_monitoring_ir_has_every_retraining_parameter_but_the_window(ir_paramete
 
 def test_retraining_signature_has_every_training_parameter_unchanged():
     assert signature_differences(_signature(CT), _signature(RT)) == []
-    assert _signature(CT).return_annotation is _signature(RT).return_annotation is str
+    assert (
+        _signature(CT).return_annotation is _signature(RT).return_annotation
+    )  # no outputs: the body runs in an ExitHandler
 
 
 def test_the_checks_catch_a_missing_or_changed_parameter(ir_parameters):
@@ -95,16 +97,21 @@ def test_the_checks_catch_a_missing_or_changed_parameter(ir_parameters):
 def test_parameters_are_the_declared_ones(ir_parameters):
     training = [f.name for f in dataclasses.fields(TrainingParams)]
     drift = [f.name for f in dataclasses.fields(DriftParams)]
-    assert list(_signature(CT).parameters) == training
-    assert list(_signature(RT).parameters) == training + drift
-    assert set(ir_parameters[CT]) == set(training)
-    assert set(ir_parameters[RT]) == set(training + drift)
+    notify = [f.name for f in dataclasses.fields(NotificationParams)]
+    assert list(_signature(CT).parameters) == training + notify
+    assert list(_signature(RT).parameters) == training + drift + notify
+    assert set(ir_parameters[CT]) == set(training + notify)
+    assert set(ir_parameters[RT]) == set(training + drift + notify)
 
 
 @pytest.mark.parametrize("name", [CT, RT])
 def test_ir_defaults_types_and_help_come_from_the_declaration(ir_parameters, name):
     ir_type = {str: "STRING", int: "NUMBER_INTEGER", float: "NUMBER_DOUBLE", bool: "BOOLEAN"}
-    groups = (TrainingParams,) if name == CT else (TrainingParams, DriftParams)
+    groups = (
+        (TrainingParams, NotificationParams)
+        if name == CT
+        else (TrainingParams, DriftParams, NotificationParams)
+    )
     for group in groups:
         for f in dataclasses.fields(group):
             spec = ir_parameters[name][f.name]

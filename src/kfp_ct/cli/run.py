@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="pipeline parameter, typed by the pipeline's signature (repeatable)",
     )
+    p.add_argument(
+        "--notify",
+        metavar="URL",
+        help="webhook for the run's outcome (the notify_url parameter; see docs/notifications.md)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument(
         "-v",
@@ -82,6 +87,10 @@ def run_command(args: argparse.Namespace) -> int:
         if not Path(args.schema).is_file() and "://" not in args.schema:
             raise ParameterError(f"--schema {args.schema}: no such file")
         params["schema_uri"] = str(Path(args.schema).resolve()) if "://" not in args.schema else args.schema
+    if args.notify:
+        if "notify_url" in params:
+            raise ParameterError("give the webhook once: --notify or --param notify_url=..., not both")
+        params["notify_url"] = args.notify
     prepare_environment()
     arguments = {
         "data_uri": args.data or default_data(),

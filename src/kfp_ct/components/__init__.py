@@ -10,6 +10,7 @@ from kfp_ct.components.deploy import deploy
 from kfp_ct.components.drift_check import drift_check
 from kfp_ct.components.evaluate import evaluate
 from kfp_ct.components.monitor import monitor
+from kfp_ct.components.notify import notify
 from kfp_ct.components.register import register
 from kfp_ct.components.report import report
 from kfp_ct.components.train import train
@@ -21,6 +22,7 @@ __all__ = [
     "drift_check",
     "evaluate",
     "monitor",
+    "notify",
     "register",
     "report",
     "train",

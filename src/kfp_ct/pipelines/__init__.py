@@ -49,8 +49,21 @@ def cluster_hook(profile: str | None = None) -> Callable:
         apply_cluster_env(task)
         if step == "train" and hardware is not None:
             apply_training_profile(task, hardware)
+        if step == "notify":
+            notify_env(task)
 
     return hook
+
+
+def notify_env(task) -> None:
+    """The notify task's optional webhook URL (Secret kfp-ct-notify, key url) and KFP UI base URL."""
+    from kfp import kubernetes
+
+    from kfp_ct.cluster.task_settings import CONFIG_MAP
+    from kfp_ct.steps.notify import KFP_UI_ENV, SECRET, SECRET_KEY, URL_ENV
+
+    kubernetes.use_secret_as_env(task, SECRET, {SECRET_KEY: URL_ENV}, optional=True)
+    kubernetes.use_config_map_as_env(task, CONFIG_MAP, {KFP_UI_ENV: KFP_UI_ENV}, optional=True)
 
 
 def compile_pipeline(name: str, out_path: Path, profile: str | None = None) -> Path:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from kfp import dsl
 
 from kfp_ct.components import compare, deploy, evaluate, register, report, train, validate
-from kfp_ct.pipelines.parameters import TrainingParams, pipeline
+from kfp_ct.pipelines.notifications import notified
+from kfp_ct.pipelines.parameters import NotificationParams, TrainingParams, pipeline
 
 NAME = "continuous-training"
 DESCRIPTION = (
@@ -143,7 +144,10 @@ def add_training_steps(
 def build(hook: TaskHook = _no_hook):
     """Return the continuous-training pipeline; `hook(step, task)` may add platform settings."""
 
-    def continuous_training(p: TrainingParams) -> str:
-        return add_training_steps(p, hook).outputs["Output"]
+    def continuous_training(p: TrainingParams, n: NotificationParams) -> None:
+        with notified(NAME, p.model_name, n, hook):
+            add_training_steps(p, hook)
 
-    return pipeline(continuous_training, TrainingParams, name=NAME, description=DESCRIPTION)
+    return pipeline(
+        continuous_training, TrainingParams, NotificationParams, name=NAME, description=DESCRIPTION
+    )

@@ -118,7 +118,8 @@ def pipeline(body: Callable[..., Any], *groups: type, name: str, description: st
     """
     from kfp import dsl
 
-    sig = signature(*groups, returns=typing.get_type_hints(body).get("return", inspect.Signature.empty))
+    returns = typing.get_type_hints(body).get("return", inspect.Signature.empty)
+    sig = signature(*groups, returns=inspect.Signature.empty if returns is type(None) else returns)
 
     def pipeline_func(*args: Any, **kwargs: Any) -> Any:
         bound = sig.bind(*args, **kwargs)
@@ -137,3 +138,13 @@ def pipeline(body: Callable[..., Any], *groups: type, name: str, description: st
     args_doc = "\n".join(f"    {key}: {doc}" for key, doc in docs(*groups).items())
     pipeline_func.__doc__ = f"{description}\n\nArgs:\n{args_doc}\n"
     return dsl.pipeline(pipeline_func, name=name, description=description)
+
+
+@dataclasses.dataclass(frozen=True)
+class NotificationParams:
+    """Parameters of the exit task that reports every run's outcome (docs/notifications.md)."""
+
+    notify_url: str = param(
+        "", "Webhook for the run's outcome; empty: Secret kfp-ct-notify's url, else none."
+    )
+    notify_format: str = param("slack", "Notification body: slack ({text, blocks}) or json (generic).")

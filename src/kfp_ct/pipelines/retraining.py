@@ -14,7 +14,8 @@ from kfp import dsl
 
 from kfp_ct.components.drift_check import drift_check
 from kfp_ct.pipelines.continuous_training import TaskHook, _no_hook, add_training_steps
-from kfp_ct.pipelines.parameters import DriftParams, TrainingParams, pipeline
+from kfp_ct.pipelines.notifications import notified
+from kfp_ct.pipelines.parameters import DriftParams, NotificationParams, TrainingParams, pipeline
 
 NAME = "retraining"
 DESCRIPTION = (
@@ -61,7 +62,9 @@ def add_retraining_steps(
 def build(hook: TaskHook = _no_hook):
     """Return the retraining pipeline; `hook(step, task)` may add platform settings."""
 
-    def retraining(p: TrainingParams, d: DriftParams) -> str:
-        return add_retraining_steps(p, d, p.data_uri, hook)
+    def retraining(p: TrainingParams, d: DriftParams, n: NotificationParams) -> None:
+        with notified(NAME, p.model_name, n, hook):
+            add_retraining_steps(p, d, p.data_uri, hook)
 
-    return pipeline(retraining, TrainingParams, DriftParams, name=NAME, description=DESCRIPTION)
+    return pipeline(retraining, TrainingParams, DriftParams, NotificationParams, name=NAME,
+                    description=DESCRIPTION)  # fmt: skip
