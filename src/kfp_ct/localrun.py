@@ -356,34 +356,48 @@ def task_outputs(run_dir: Path, task: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()).get("parameterValues", {})
 
 
+def gate_summaries(run_dir: Path) -> dict[str, Any]:
+    """The drift check's and the monitor's summaries in a local run (the ones that ran)."""
+    out: dict[str, Any] = {}
+    for key, task in (("drift", "drift-check"), ("monitor", "monitor")):
+        found = task_outputs(run_dir, task)
+        if found is not None:
+            out[key] = json.loads(found.get("summary") or "{}")
+    return out
+
+
+def decision_of(run_dir: Path) -> str:
+    """A local run's decision: compare's, else the drift check's, else the monitor's (or unknown).
+
+    The pipelines return no output (their bodies run in the notification's ExitHandler), so this
+    reads the tasks' own outputs under the run directory (`<pipeline_root>/<run>/<task>/`).
+    """
+    compare = task_outputs(run_dir, "compare") or {}
+    gates = gate_summaries(run_dir)
+    return (
+        compare.get("Output")
+        or gates.get("drift", {}).get("decision")
+        or gates.get("monitor", {}).get("decision")
+        or "unknown"
+    )
+
+
 def summarize(pipeline: str, arguments: dict[str, Any], run_dir: Path, seconds: float) -> RunSummary:
     """Read the run's outcome from its task outputs, the registry and the local server."""
     from kfp_ct.deploy.targets.local import LocalTarget
     from kfp_ct.tracking import registry
 
     model_name = arguments.get("model_name", settings.DEFAULT_MODEL_NAME)
-    compare = task_outputs(run_dir, "compare") or {}
     registered = task_outputs(run_dir, "register") or {}
     evaluated = task_outputs(run_dir, "evaluate") or {}
     endpoint = None
     if arguments.get("deploy_target") == "local":
         endpoint = LocalTarget().current_endpoint(model_name)
-    extra: dict[str, Any] = {}
-    drift = task_outputs(run_dir, "drift-check")
-    if drift is not None:
-        extra["drift"] = json.loads(drift.get("summary") or "{}")
-    watched = task_outputs(run_dir, "monitor")
-    if watched is not None:
-        extra["monitor"] = json.loads(watched.get("summary") or "{}")
-    decision = (
-        compare.get("Output")
-        or extra.get("drift", {}).get("decision")
-        or extra.get("monitor", {}).get("decision")
-    )
+    extra = gate_summaries(run_dir)
     return RunSummary(
         pipeline=pipeline,
         run_id=run_dir.name,
-        decision=decision or "unknown",
+        decision=decision_of(run_dir),
         model_name=model_name,
         model_version=registered.get("model_version"),
         champion_version=registry.aliases(model_name).get(lineage.CHAMPION),
