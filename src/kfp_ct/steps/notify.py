@@ -243,10 +243,14 @@ def post(url: str, body: dict[str, Any], timeout_s: float, attempts: int) -> tup
 
 
 def _records(params: NotifyParams) -> Any:
-    """The run's MLflow records; empty ones (with a warning) when MLflow cannot be read."""
+    """The run's MLflow records; empty ones (with a warning) when MLflow cannot be read.
+
+    With no URL nothing is sent, so MLflow is not read: the exit task of a run that notifies
+    nobody stays cheap (no MLflow import, no search).
+    """
     from kfp_ct.tracking.outcome import PipelineRecords, pipeline_records
 
-    if not params.pipeline_run_id:
+    if not params.pipeline_run_id or not params.url:
         return PipelineRecords()
     try:
         return pipeline_records(params.pipeline_run_id, params.model_name)

@@ -167,8 +167,18 @@ def test_unreadable_mlflow_still_notifies_with_kfps_state(tmp_path, monkeypatch)
         raise RuntimeError("MLflow down")
 
     monkeypatch.setattr(outcome, "pipeline_records", boom)
-    out = notify.run(_params(state="FAILED", error="boom"), NotifyPaths(message=tmp_path / "m.json"))
+    params = _params(url="http://127.0.0.1:9/x", attempts=1, timeout_s=1, state="FAILED", error="boom")
+    out = notify.run(params, NotifyPaths(message=tmp_path / "m.json"))
     assert (out.outcome.status, out.outcome.decision, out.outcome.error) == ("failed", "unknown", "boom")
+
+
+def test_no_url_reads_no_mlflow(tmp_path, monkeypatch):
+    import kfp_ct.tracking.outcome as outcome
+
+    reads = []
+    monkeypatch.setattr(outcome, "pipeline_records", lambda *args: reads.append(args))
+    out = notify.run(_params(), NotifyPaths(message=tmp_path / "m.json"))
+    assert reads == [] and not out.sent and out.problem == "" and out.outcome.status == "succeeded"
 
 
 def test_from_kfp_takes_the_secrets_url_when_the_parameter_is_empty(monkeypatch):
