@@ -8,34 +8,16 @@ v0.20 CRD schema.
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from kfp_ct import lineage, settings
 from kfp_ct.cluster import inferenceservice as isvc
-from kfp_ct.deploy.base import DeployRequest, SmokeTest
 from kfp_ct.deploy.targets.kserve import KServeConfig, KServeTarget
 from kfp_ct.errors import ClusterError, DeployError, ParameterError
+from tests.cluster.test_cluster_rollout import NS, request, uri
 
-NS = "serving"
 NAME, SHADOW = "churn-model", "churn-model-shadow"
 MODES = ["Standard", "Knative"]
-
-
-def uri(version: str) -> str:
-    return f"s3://mlflow/artifacts/1/models/m-{version}/artifacts"
-
-
-def request(version: str) -> DeployRequest:
-    features = pd.DataFrame({"x0": [-1.0, 2.0, 0.5, -0.2], "x1": [1.0, 0.0, 3.0, 2.0]})
-    return DeployRequest(
-        model_name="Churn_Model",
-        model_version=version,
-        model_uri=f"models:/Churn_Model/{version}",
-        model_dir=None,
-        smoke=SmokeTest(features=features, expected=[int(x > 0) for x in features["x0"]]),
-        lineage={lineage.PIPELINE_RUN_ID: f"pipeline-run-{version}"},
-    )
 
 
 def target(api, v2, mode="Standard", runtime="kfp-ct") -> KServeTarget:

@@ -6,24 +6,10 @@ import time
 from collections import Counter
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kfp_ct.serving import metrics
 from kfp_ct.serving.client import infer_v1, infer_v2
-from tests.unit.serving.test_serving import save_model, start_server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("metrics") / "model"
-    model, x = save_model(model_dir)
-    proc, url = start_server("churn", model_dir)
-    try:
-        yield url, model, x
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def scrape(url: str) -> dict[str, list]:

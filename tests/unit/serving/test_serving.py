@@ -44,18 +44,6 @@ def start_server(name, model_dir):
     return proc, url
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("m") / "model"
-    model, x = save_model(model_dir)
-    proc, url = start_server("churn", model_dir)
-    try:
-        yield url, model, x
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def test_v2_mixed_columns_match_offline(server):
     url, model, x = server
     rows = x.head(25)
