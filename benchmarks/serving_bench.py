@@ -280,13 +280,19 @@ class RawClient:
         return self.send(http_request(method, path, body))
 
 
-def sequential(base: str, path: str, bodies: list[bytes], n: int) -> list[float]:
-    """Latencies (ms) of `n` requests one after another on one keep-alive connection."""
+def sequential(base: str, path: str, bodies: list[bytes], n: int, pace_ms: float = 0.0) -> list[float]:
+    """Latencies (ms) of `n` requests one after another on one keep-alive connection.
+
+    `pace_ms` > 0 sends one request every `pace_ms` (a server with spare capacity) instead of
+    each as soon as the previous answer arrived.
+    """
     host, port = base.removeprefix("http://").split(":")
     raws = [http_request("POST", path, b) for b in bodies]
     times = []
     with RawClient(host, int(port)) as client:
+        next_at = time.perf_counter()
         for k in range(n + 10):
+            next_at += pace_ms / 1000
             start_t = time.perf_counter()
             status, _, body = client.send(raws[k % len(raws)])
             elapsed = (time.perf_counter() - start_t) * 1000
@@ -294,6 +300,8 @@ def sequential(base: str, path: str, bodies: list[bytes], n: int) -> list[float]
                 raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
             if k >= 10:
                 times.append(elapsed)
+            if pace_ms > 0:
+                time.sleep(max(0.0, next_at - time.perf_counter()))
     return times
 
 

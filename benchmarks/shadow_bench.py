@@ -40,28 +40,6 @@ GOAL_MS = 0.3
 PACE_MS = 10.0
 
 
-def paced(base: str, path: str, bodies: list[bytes], n: int, pace_ms: float = PACE_MS) -> list[float]:
-    """Latencies (ms) of `n` requests on one keep-alive connection, one every `pace_ms`."""
-    from benchmarks.serving_bench import RawClient, http_request
-
-    host, port = base.removeprefix("http://").split(":")
-    raws = [http_request("POST", path, b) for b in bodies]
-    times = []
-    with RawClient(host, int(port)) as client:
-        next_at = time.perf_counter()
-        for k in range(n + 10):
-            next_at += pace_ms / 1000
-            start_t = time.perf_counter()
-            status, _, body = client.send(raws[k % len(raws)])
-            elapsed = (time.perf_counter() - start_t) * 1000
-            if status != 200:
-                raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
-            if k >= 10:
-                times.append(elapsed)
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-    return times
-
-
 def route(base: str, repository: Path, models: dict[str, Path], shadow: bool) -> None:
     """Route `NAME` to v1 alone, or v1 with v2 as its shadow; wait until the server holds it."""
     import httpx
@@ -118,12 +96,12 @@ def measure(n: int, rounds: int) -> dict[str, Any]:
     out: dict[str, Any] = {"requests_per_round": n, "rounds": rounds, "pace_ms": PACE_MS}
     try:
         wait_ready(route_base, f"/v2/models/{NAME}/ready", proc=proc)
-        for pace, client in (("paced", paced), ("back_to_back", sequential)):
+        for pace, pace_ms in (("paced", PACE_MS), ("back_to_back", 0.0)):
             runs: dict[str, list[float]] = {"single": [], "shadow": []}
             for _ in range(rounds):
                 for mode in ("single", "shadow"):
                     route(route_base, repository, models, shadow=mode == "shadow")
-                    runs[mode].append(float(np.median(client(route_base, path, bodies, n))))
+                    runs[mode].append(float(np.median(sequential(route_base, path, bodies, n, pace_ms))))
             single, shadow = float(np.median(runs["single"])), float(np.median(runs["shadow"]))
             paired = np.median(np.subtract(runs["shadow"], runs["single"]))  # adjacent rounds share drift
             out[pace] = {"p50_single_ms": round(single, 3), "p50_shadow_ms": round(shadow, 3),

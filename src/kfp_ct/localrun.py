@@ -372,8 +372,10 @@ def decision_of(run_dir: Path) -> str:
     The pipelines return no output (their bodies run in the notification's ExitHandler), so this
     reads the tasks' own outputs under the run directory (`<pipeline_root>/<run>/<task>/`).
     """
-    compare = task_outputs(run_dir, "compare") or {}
-    gates = gate_summaries(run_dir)
+    return _decision(task_outputs(run_dir, "compare") or {}, gate_summaries(run_dir))
+
+
+def _decision(compare: dict[str, Any], gates: dict[str, Any]) -> str:
     return (
         compare.get("Output")
         or gates.get("drift", {}).get("decision")
@@ -388,6 +390,7 @@ def summarize(pipeline: str, arguments: dict[str, Any], run_dir: Path, seconds: 
     from kfp_ct.tracking import registry
 
     model_name = arguments.get("model_name", settings.DEFAULT_MODEL_NAME)
+    compare = task_outputs(run_dir, "compare") or {}
     registered = task_outputs(run_dir, "register") or {}
     evaluated = task_outputs(run_dir, "evaluate") or {}
     endpoint = None
@@ -397,7 +400,7 @@ def summarize(pipeline: str, arguments: dict[str, Any], run_dir: Path, seconds: 
     return RunSummary(
         pipeline=pipeline,
         run_id=run_dir.name,
-        decision=decision_of(run_dir),
+        decision=_decision(compare, extra),
         model_name=model_name,
         model_version=registered.get("model_version"),
         champion_version=registry.aliases(model_name).get(lineage.CHAMPION),

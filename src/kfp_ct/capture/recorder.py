@@ -305,35 +305,28 @@ def capture(
     status: int,
     answered: tuple | None,
     error: str | None = None,
+    role: str | None = None,
 ) -> None:
-    """Queue one request's record, if capture is on and the request is sampled.
+    """Queue one request's record, if capture is on (and, for an answer, the request is sampled).
 
-    `clock` is (perf_counter, time) when the request arrived; `answered` is (kind, inputs,
-    outputs, features) of an answered request (see `Record`), None for a refused one. The REST
-    routes and the gRPC servicer both call this once per request.
+    `clock` is (perf_counter, time) when the work began; `answered` is (kind, inputs, outputs,
+    features) of an answered request (see `Record`), None for a refused one. The REST routes and
+    the gRPC servicer call this once per request; the shadow worker once per copy, with `role`
+    `shadow` (a copy is recorded whenever its answer could have been: it is not sampled again).
+    On a shadow server (`shadow_of`) every request is the champion's copy.
     """
     recorder = _current
-    if recorder is None or not recorder.sampled():
+    if recorder is None or (role is None and not recorder.sampled()):
         return
     started, now = clock
     latency_ms = (time.perf_counter() - started) * 1000.0
     kind, inputs, outputs, features = answered or ("status", None, None, None)
-    shadow_of = recorder.config.shadow_of  # a shadow server: its requests are the champion's copies
-    role = None if shadow_of is None else store.SHADOW_ROLE
+    shadow_of = recorder.config.shadow_of
+    if shadow_of is not None:
+        model, role = shadow_of, store.SHADOW_ROLE
     recorder.record(
         Record(
-            request_id_,
-            now,
-            shadow_of or model,
-            version,
-            kind,
-            status,
-            latency_ms,
-            inputs,
-            outputs,
-            features,
-            error,
-            role,
+            request_id_, now, model, version, kind, status, latency_ms, inputs, outputs, features, error, role
         )
     )
 

@@ -76,8 +76,9 @@ def run_command(args: argparse.Namespace) -> int:
     from kfp_ct.pipelines import parameter_types
 
     # Parsed before anything is written, by the same parser as `submit` and `schedule`.
-    params = parse_params(args.param, args.pipeline, parameter_types(args.pipeline))
-    if "rollout" in parameter_types(args.pipeline):  # a bad rollout fails now, not after training
+    types = parameter_types(args.pipeline)
+    params = parse_params(args.param, args.pipeline, types)
+    if "rollout" in types:  # a bad rollout fails now, not after training
         from kfp_ct.deploy.base import RolloutPlan
 
         RolloutPlan.from_parameters(params, params.get("rollout_thresholds", "{}"))

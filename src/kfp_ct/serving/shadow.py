@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kserve.errors import InvalidInput
 from prometheus_client import Counter
 
 from kfp_ct.capture import recorder as capture
@@ -81,35 +80,19 @@ class ShadowSender:
 
     @staticmethod
     def _score(model: Any, kind: str, score: Callable[[], Any], rid: str, now: float, extra: Any) -> None:
-        started = time.perf_counter()
+        from kfp_ct.serving.rest import status_of  # rest imports this module
+
+        clock = (time.perf_counter(), now)  # the copy's latency is its own scoring time
         status, outputs, error = 200, None, None
         try:
             outputs = score()
         except Exception as exc:  # the shadow's failure is its own signal, captured as such
-            status = 400 if isinstance(exc, InvalidInput) else 500
-            error = f"{type(exc).__name__}: {exc}"
-        latency_ms = (time.perf_counter() - started) * 1000.0
+            status, error = status_of(exc), f"{type(exc).__name__}: {exc}"
         SHADOW_SENT.labels(model.name, str(model.version)).inc()
-        recorder = capture.current()
-        if recorder is None:
-            return
         inputs, features = extra if kind == "v1" else (extra, None)
-        record_kind = kind if outputs is not None else "status"
-        recorder.record(
-            capture.Record(
-                rid,
-                now,
-                model.name,
-                str(model.version),
-                record_kind,
-                status,
-                latency_ms,
-                inputs,
-                outputs,
-                features,
-                error,
-                store.SHADOW_ROLE,
-            )
+        answered = None if outputs is None else (kind, inputs, outputs, features)
+        capture.capture(
+            clock, rid, model.name, str(model.version), status, answered, error, store.SHADOW_ROLE
         )
 
     def drain(self, timeout_s: float = 10.0) -> bool:
