@@ -1,11 +1,13 @@
 """Capture and monitoring: `python -m benchmarks.capture_bench [--size tiny|full]`.
 
-- Served single-row V2 p50 with capture on and off: the project's server (`python -m
-  kfp_ct.serving`, one worker) on one version, sequential requests on one keep-alive connection
-  (`serving_bench.sequential`), then throughput under a bounded load of 8 connections
-  (`serving_bench.loaded`) with the server's CPU per request (its process tree, the writer thread
-  included: less sensitive than wall time to other load on the machine); rounds alternate off/on
-  so that drift of the machine is shared.
+- Served single-row V2 p50 with capture on and off: two servers of the project's (`python -m
+  kfp_ct.serving`, one worker each, one with capture off and one on) run at once on one version.
+  Each round sends a block of sequential requests on one keep-alive connection
+  (`serving_bench.sequential`) to one server and then the other, then a bounded load of 8
+  connections (`serving_bench.loaded`) to one and then the other, with the server's CPU per
+  request (its process tree, the writer thread included). The order alternates between rounds, so
+  drift of this shared machine falls on both; the throughput drop is the median of the rounds'
+  paired drops (1 - on/off of two loads run back to back).
 - Monitoring on N captured rows x 20 features: the captured rows written through the capture
   store by one child process, then `kfp_ct.steps.monitor`'s reading and checks (read_capture,
   request_stats, data_quality, detect_drift against a 20,000-row reference) timed in another,
@@ -33,14 +35,32 @@ from benchmarks.pipeline_bench import free_port
 from benchmarks.serving_bench import NAME, loaded, project_server, sequential, stop, train_version, wait_ready
 
 SIZES = {
-    "full": {"n": 2000, "rounds": 3, "load": 4000, "rows": 1_000_000},
-    "tiny": {"n": 100, "rounds": 1, "load": 200, "rows": 20_000},
+    "full": {"n": 3000, "rounds": 12, "load": 1000, "rows": 1_000_000},
+    "tiny": {"n": 100, "rounds": 2, "load": 200, "rows": 20_000},
 }
 FEATURES = 20
 
 
+def _server(tmp: Path, mode: str) -> tuple[Any, str]:
+    """Start the project's server on the bench model with capture `mode` (off/on); (process, base URL)."""
+    env = {"KFP_CT_CAPTURE": mode, "KFP_CT_CAPTURE_URI": str(tmp / f"capture-{mode}")}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    port = free_port()
+    try:
+        proc = project_server(tmp / "model", port, free_port(), 1, tmp / f"server-{mode}.log")
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def latency(n: int, rounds: int, load_n: int) -> dict[str, Any]:
-    """Sequential p50 (ms) and loaded throughput (8 connections) with capture off and on, alternating."""
+    """Sequential p50 (ms) and loaded throughput (8 connections), capture off and on, paired in time.
+
+    Both servers run at once; each round sends a block of sequential requests to one and then the
+    other, then a bounded load to one and then the other, so both see the same state of the machine.
+    """
     import orjson
 
     from kfp_ct.serving.protocol import frame_to_v2_request
@@ -50,38 +70,39 @@ def latency(n: int, rounds: int, load_n: int) -> dict[str, Any]:
     bodies = [orjson.dumps(frame_to_v2_request(x.iloc[[i]])) for i in range(200)]
     bodies_file = tmp / "bodies.json"
     bodies_file.write_text(json.dumps([b.decode() for b in bodies]))
-    runs: dict[str, list[float]] = {"off": [], "on": []}
+    servers = {mode: _server(tmp, mode) for mode in ("off", "on")}
+    path = f"/v2/models/{NAME}/infer"
+    times: dict[str, list[float]] = {"off": [], "on": []}
+    p50s: dict[str, list[float]] = {"off": [], "on": []}
     rps: dict[str, list[float]] = {"off": [], "on": []}
     cpu: dict[str, list[float]] = {"off": [], "on": []}
-    for r in range(rounds):
-        for mode in ("off", "on"):
-            env = {"KFP_CT_CAPTURE": mode, "KFP_CT_CAPTURE_URI": str(tmp / f"capture-{r}")}
-            saved = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)
-            port = free_port()
-            try:
-                proc = project_server(tmp / "model", port, free_port(), 1, tmp / f"server-{mode}-{r}.log")
-            finally:
-                for k, v in saved.items():
-                    os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(base, f"/v2/models/{NAME}/ready", proc=proc)
-                path = f"/v2/models/{NAME}/infer"
-                runs[mode].append(float(np.median(sequential(base, path, bodies, n))))
+    try:
+        for proc, base in servers.values():
+            wait_ready(base, f"/v2/models/{NAME}/ready", proc=proc)
+        for r in range(rounds):
+            order = ("off", "on") if r % 2 == 0 else ("on", "off")
+            for mode in order:
+                block = sequential(servers[mode][1], path, bodies, n // rounds)
+                times[mode] += block
+                p50s[mode].append(round(float(np.median(block)), 3))
+            for mode in order:
+                proc, base = servers[mode]
                 result = loaded(base, path, bodies_file, load_n, 8, cap_s=120, server=proc.pid)
-                rps[mode].append(result["rps"])
-                cpu[mode].append(result["server_cpu_ms_per_request"])
-            finally:
-                stop(proc)
-    off, on = float(np.median(runs["off"])), float(np.median(runs["on"]))
-    rps_off, rps_on = float(np.median(rps["off"])), float(np.median(rps["on"]))
+                rps[mode].append(round(result["rps"], 1))
+                cpu[mode].append(round(result["server_cpu_ms_per_request"], 4))
+    finally:
+        for proc, _ in servers.values():
+            stop(proc)
+    off, on = float(np.median(times["off"])), float(np.median(times["on"]))
+    paired = [1 - on_ / off_ for off_, on_ in zip(rps["off"], rps["on"], strict=True)]
     return {"p50_off_ms": round(off, 3), "p50_on_ms": round(on, 3), "delta_ms": round(on - off, 3),
-            "rounds": runs, "requests_per_round": n, "rps_off": round(rps_off, 1), "rps_on": round(rps_on, 1),
-            "throughput_drop": round(1 - rps_on / rps_off, 4), "rps_rounds": rps,
+            "p50_rounds": p50s, "requests_per_mode": len(times["off"]),
+            "rps_off": float(np.median(rps["off"])), "rps_on": float(np.median(rps["on"])),
+            "throughput_drop": round(float(np.median(paired)), 4),
+            "paired_drops": [round(d, 4) for d in paired], "rps_rounds": rps,
             "server_cpu_ms_per_request_off": round(float(np.median(cpu["off"])), 4),
             "server_cpu_ms_per_request_on": round(float(np.median(cpu["on"])), 4), "cpu_rounds": cpu,
-            "load_requests": load_n}  # fmt: skip
+            "load_requests_per_round": load_n}  # fmt: skip
 
 
 def _reference() -> Any:

@@ -27,7 +27,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
 from prometheus_client import Counter
 
 from kfp_ct.capture import store
@@ -190,13 +191,22 @@ def batch_columns(records: list[Record]) -> tuple[dict[str, list], int]:
     return out, rows
 
 
-def to_frame(columns: dict[str, list] | list[dict[str, Any]]) -> pd.DataFrame:
-    """Captured rows (columns, or row dicts) as a DataFrame with the store's column types."""
-    frame = pd.DataFrame(columns)
-    frame[store.TIME] = pd.to_datetime(frame[store.TIME], unit="s", utc=True)
-    frame[store.STATUS] = frame[store.STATUS].astype("int32")
-    frame[store.ROW] = frame[store.ROW].astype("int32")
-    return frame
+_TYPES = {store.TIME: pa.timestamp("ns", tz="UTC"), store.STATUS: pa.int32(), store.ROW: pa.int32()}
+
+
+def _array(name: str, values: list) -> pa.Array:
+    if name == store.TIME:  # epoch seconds
+        return pa.array(np.round(np.asarray(values, dtype="float64") * 1e9).astype("int64"), _TYPES[name])
+    try:
+        return pa.array(values, _TYPES.get(name), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types in one input column: kept as text
+        text = [v if v is None or isinstance(v, str) else json.dumps(v, default=str) for v in values]
+        return pa.array(text)
+
+
+def to_table(columns: dict[str, list]) -> pa.Table:
+    """Captured rows, column by column, as an Arrow table with the store's column types."""
+    return pa.table({name: _array(name, values) for name, values in columns.items()})
 
 
 class CaptureRecorder:
@@ -255,7 +265,7 @@ class CaptureRecorder:
         for model, batch in by_model.items():
             try:
                 columns, rows = batch_columns(batch)
-                self.files += len(store.write_rows(self.config.uri, model, to_frame(columns)))
+                self.files += len(store.write_table(self.config.uri, model, to_table(columns)))
             except Exception as exc:
                 log.error(
                     "capture: %d records of %s not written to %s: %s", len(batch), model, self.config.uri, exc

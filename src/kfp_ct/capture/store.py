@@ -82,13 +82,22 @@ def partition(when: datetime) -> str:
 
 
 def write_rows(uri: str, model: str, frame: pd.DataFrame) -> list[str]:
-    """Write captured rows of one model into their hourly partitions; the files written."""
+    """Write captured rows (a DataFrame) of one model into their hourly partitions; the files written."""
+    return write_table(uri, model, pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def write_table(uri: str, model: str, table: pa.Table) -> list[str]:
+    """Write captured rows (an Arrow table with a UTC `ts`) into their hourly partitions; the files."""
+    import pyarrow.compute as pc
+
     filesystem_, base = filesystem(uri)
+    hours = pc.floor_temporal(table[TIME], unit="hour")
+    distinct = sorted(pc.unique(hours).to_pylist())
     written = []
-    hours = frame[TIME].dt.floor("h")
-    for hour, part in frame.groupby(hours, sort=True):
-        path = posixpath.join(base, model, partition(hour.to_pydatetime()), f"{uuid.uuid4().hex}.parquet")
-        _write(filesystem_, path, pa.Table.from_pandas(part, preserve_index=False))
+    for hour in distinct:
+        part = table if len(distinct) == 1 else table.filter(pc.equal(hours, pa.scalar(hour, hours.type)))
+        path = posixpath.join(base, model, partition(hour), f"{uuid.uuid4().hex}.parquet")
+        _write(filesystem_, path, part)
         written.append(path)
     return written
 

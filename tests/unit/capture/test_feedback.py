@@ -10,7 +10,7 @@ import pytest
 
 from kfp_ct.capture import store
 from kfp_ct.capture.feedback import record_labels
-from kfp_ct.capture.recorder import Record, rows_of, to_frame
+from kfp_ct.capture.recorder import Record, batch_columns, to_table
 from kfp_ct.errors import DataError
 
 MODEL = "m"
@@ -18,12 +18,12 @@ MODEL = "m"
 
 @pytest.fixture
 def uri(tmp_path):
-    rows = []
-    for i in range(10):
-        out = {"predictions": [i % 2]}
-        rows += rows_of(Record(f"r{i}", time.time(), MODEL, "1", "v1", 200, 1.0, [{"x": i}], out, ["x"]))
-    rows += rows_of(Record("refused", time.time(), MODEL, "1", "status", 400, 1.0, error="bad"))
-    store.write_rows(str(tmp_path), MODEL, to_frame(rows))
+    records = [
+        Record(f"r{i}", time.time(), MODEL, "1", "v1", 200, 1.0, [{"x": i}], {"predictions": [i % 2]}, ["x"])
+        for i in range(10)
+    ]
+    records.append(Record("refused", time.time(), MODEL, "1", "status", 400, 1.0, error="bad"))
+    store.write_table(str(tmp_path), MODEL, to_table(batch_columns(records)[0]))
     return str(tmp_path)
 
 
