@@ -51,7 +51,8 @@ def _pipeline(p: dict[str, Any]) -> list[str]:
     out = [
         PIPELINE_HEADING,
         "",
-        f"`kfp-ct run` (kfp.local SubprocessRunner, one Python process per step) vs the same six "
+        f"`kfp-ct run` (kfp.local SubprocessRunner, one Python process per step, each forked from "
+        f"the run's preload server on Linux: `kfp_ct.preload`) vs the same six "
         f"step functions called in one fresh Python process (the floor), both on the default "
         f"synthetic data ({p['rows']} rows), a fresh `KFP_CT_HOME` each (MLflow sqlite store created, "
         f"first model, deploy target `{p['deploy']}`), {p['repeats']} alternating repeats. Wall time "
@@ -106,11 +107,9 @@ def _pipeline(p: dict[str, Any]) -> list[str]:
         text += "."
         if ratio > 1.5:
             text += (
-                f" Gap: {extra:.1f} s, about {extra / 6:.1f} s per step: each step is its own Python "
+                f" Gap: {extra:.1f} s, about {extra / 6:.1f} s per step: each step is its own "
                 "process (kfp.local's `SubprocessRunner`, kept so that the local pipeline is the "
-                "cluster's), which imports pandas, scikit-learn and MLflow again (about 3 s per step "
-                "on this machine, `python -X importtime`); the floor imports them once. "
-                "docs/performance.md has the split."
+                "cluster's); docs/performance.md has the split."
             )
         out += [_goal(ratio <= 1.5, text), ""]
     return out

@@ -1,7 +1,8 @@
 """Run a pipeline on this machine with KFP's own local runner (no cluster, no Docker).
 
 Steps run as subprocesses of this Python (`SubprocessRunner(use_venv=False)`), reading the same
-`KFP_CT_HOME` and `MLFLOW_TRACKING_URI` as this process. The summary is read back from the
+`KFP_CT_HOME` and `MLFLOW_TRACKING_URI` as this process; on Linux each is forked from a server
+that imported the steps' libraries once (`kfp_ct.preload`). The summary is read back from the
 steps' own outputs, the registry and the local server.
 """
 
@@ -291,11 +292,20 @@ def run_pipeline(
     concurrent runs in one home never mix outputs. Raises PipelineFailed naming the failing
     step, its one-line cause and the log (`exc.run` holds the LocalRun).
     """
+    from kfp_ct.preload import preloaded_steps
+
+    prepare_environment()
+    with preloaded_steps():
+        return _run_pipeline(name, arguments, echo, listener)
+
+
+def _run_pipeline(
+    name: str, arguments: dict[str, Any], echo: TextIO | None, listener: Listener | None
+) -> LocalRun:
     from kfp import local
 
     from kfp_ct.pipelines import get_pipeline
 
-    prepare_environment()
     warm = None
     if arguments.get("deploy_target") == "local":  # KFP_CT_PORT set and taken: fail before training
         from kfp_ct.deploy.targets.local import preflight
