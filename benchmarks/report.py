@@ -90,7 +90,9 @@ def _pipeline(p: dict[str, Any]) -> list[str]:
         "",
         "Per step: `kfp-ct run` from kfp.local's `Executing task` to `finished` (process start to exit); "
         "floor: the step function's call. `kfp-ct run` also starts the local model server while the "
-        "steps before deploy run (`kfp_ct.localrun.ServerWarmup`), so its deploy finds it up.",
+        "steps before deploy run (`kfp_ct.localrun.ServerWarmup`), so its deploy finds it up; "
+        "its validate includes the wait for the preload server's imports (the floor's `imports` "
+        "row is only its own modules: it imports the libraries inside the first step that uses them).",
         "",
     ]
     if p.get("kfp"):
