@@ -241,9 +241,10 @@ class ServerWarmup:
     """Start this home's local model server while the steps before deploy run.
 
     A cold server takes seconds (it imports KServe, scikit-learn and MLflow); deploy would
-    otherwise start it and wait. The deploy step finds it alive (the server lock orders the two).
-    A server started here that serves nothing when the run ends (it failed before deploy, say)
-    is stopped again.
+    otherwise start it and wait. `kfp-ct run` starts it once the first step has succeeded, so a
+    run that fails validation starts none and the first step has the cores to itself. The deploy
+    step finds it alive (the server lock orders the two). A server started here that serves
+    nothing when the run ends (it failed before deploy, say) is stopped again.
     """
 
     def __init__(self, thread: threading.Thread | None) -> None:
@@ -306,17 +307,24 @@ def _run_pipeline(
 
     from kfp_ct.pipelines import get_pipeline
 
-    warm = None
+    warm: list[ServerWarmup] = []
+    events = listener
     if arguments.get("deploy_target") == "local":  # KFP_CT_PORT set and taken: fail before training
         from kfp_ct.deploy.targets.local import preflight
 
         preflight()
-        warm = ServerWarmup.start()
+
+        def events(event: StepEvent) -> None:  # warm up once the first step succeeded
+            if not warm and event.kind == "finished" and event.status == "SUCCESS":
+                warm.append(ServerWarmup.start())
+            if listener is not None:
+                listener(event)
+
     pipeline = get_pipeline(name)
     root = settings.pipeline_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     root.mkdir(parents=True)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
-    clock = StepClock(listener)
+    clock = StepClock(events)
     sink = RunLog(root, echo, clock)
     handler = _LogHandler(sink)
     logger = logging.getLogger()
@@ -333,8 +341,8 @@ def _run_pipeline(
         error = f"step '{found[0]}' failed: {found[1]}" if found else " ".join(str(exc).split())
     finally:
         logger.handlers[:] = saved
-        if warm is not None:
-            warm.finish()
+        for started in warm:
+            started.finish()
         sink.write(sink.partial and "\n")
         log_path = sink.open(sink.run_id() or root.name)
         sink.close()

@@ -81,8 +81,8 @@ def launcher_command(python: str) -> str:
 def preloaded_steps() -> Iterator[bool]:
     """For the block, kfp.local runs steps through the launcher and a preload server; yields whether.
 
-    The server starts here and imports in the background (a step waits for it); it is stopped,
-    and its socket removed, when the block ends.
+    The server starts here and imports between steps (a step that comes first gets what is in
+    so far); it is stopped, and its socket removed, when the block ends.
     """
     from kfp.local import subprocess_task_handler as handler
 

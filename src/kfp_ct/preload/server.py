@@ -1,14 +1,16 @@
 """The preload server: `python -m kfp_ct.preload.server SOCKET [MODULE...]` (see `preloaded_steps`).
 
-It imports the modules named (default `PRELOAD`), freezes the heap for the garbage collector,
-then listens on `SOCKET`. Each connection brings one launcher's request (JSON: argv, env, cwd)
-and its stdin, stdout and stderr as file descriptors. The server forks, and the child becomes
-that step: it takes the streams, the working directory and the environment, sends its pid, runs
-`-m <module>` as `__main__` (the way `python -m` does), runs the exit handlers, and sends its
-exit status before `os._exit` (no final collection of the heap). The server stays
-single-threaded, so forking it is safe; it refuses to serve (and exits, so launchers fall back to
-a plain interpreter) if an import left a thread running. It exits when the process that started
-it is gone, and then removes the socket's folder.
+It listens on `SOCKET` at once and imports the modules named (default `PRELOAD`) one by one
+while no launcher waits, then freezes the heap for the garbage collector. Each connection brings
+one launcher's request (JSON: argv, env, cwd) and its stdin, stdout and stderr as file
+descriptors. The server forks, and the child becomes that step: it takes the streams, the working
+directory and the environment, sends its pid, runs `-m <module>` as `__main__` (the way
+`python -m` does), runs the exit handlers, and sends its exit status before `os._exit` (no final
+collection of the heap). A step that comes before the imports are done gets what is in so far
+and imports the rest itself, so the first step waits for nothing. The server stays
+single-threaded, so forking it is safe; it stops serving (launchers then fall back to a plain
+interpreter) if an import left a thread running. It exits when the process that started it is
+gone, and then removes the socket's folder.
 """
 
 from __future__ import annotations
@@ -35,15 +37,13 @@ from kfp_ct.preload import PRELOAD
 HEADER = struct.Struct("!I")  # the request's length, before it
 
 
-def preload(names: tuple[str, ...] = PRELOAD) -> list[str]:
-    """Import `names` (what is not installed is skipped); the ones that failed."""
-    missing = []
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # an optional library: the step imports it itself, if it needs it
-            missing.append(f"{name}: {exc}")
-    return missing
+def preload(name: str) -> str | None:
+    """Import `name`; why not, if it failed (an optional library: a step imports it itself)."""
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        return f"{name}: {exc}"
+    return None
 
 
 def read_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -109,55 +109,65 @@ def become_step(conn: socket.socket, request: dict, fds: list[int]) -> None:
             os._exit(code)
 
 
-def serve(path: str, parent: int) -> int:
-    """Accept launchers on `path` until `parent` is gone (or SIGTERM)."""
+def _fork_step(listener: socket.socket) -> None:
+    conn, _ = listener.accept()
+    try:
+        request, fds = read_request(conn)
+    except Exception as exc:
+        print(f"kfp-ct preload: bad request: {exc}", flush=True)
+        conn.close()
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.fork() == 0:
+        listener.close()
+        become_step(conn, request, fds)
+    for fd in fds:
+        os.close(fd)
+    conn.close()
+
+
+def serve(path: str, parent: int, pending: list[str]) -> int:
+    """Fork a step for each launcher on `path`, importing `pending` in between, until `parent` is gone.
+
+    A step that comes while imports are pending gets what is imported so far (it imports the
+    rest itself); each idle moment imports the next module. Once all are in, the heap is frozen.
+    """
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     os.replace(path + ".tmp", path)  # launchers see the socket only once it accepts
     listener.listen(16)
     print(f"kfp-ct preload: serving steps on {path}", flush=True)
+    started = time.perf_counter()
     while os.getppid() == parent:
-        ready, _, _ = select.select([listener], [], [], 1.0)
-        if not ready:
+        ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
+        if ready:
+            _fork_step(listener)
             continue
-        conn, _ = listener.accept()
-        try:
-            request, fds = read_request(conn)
-        except Exception as exc:
-            print(f"kfp-ct preload: bad request: {exc}", flush=True)
-            conn.close()
+        if not pending:
             continue
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            listener.close()
-            become_step(conn, request, fds)
-        for fd in fds:
-            os.close(fd)
-        conn.close()
+        failed = preload(pending.pop(0))
+        if failed:
+            print(f"kfp-ct preload: not preloaded: {failed}", flush=True)
+        if threading.active_count() > 1:  # forking now would copy a process mid-thread: stop
+            names = [t.name for t in threading.enumerate()]
+            print(f"kfp-ct preload: stopped serving, an import started threads: {names}", flush=True)
+            return 2
+        if not pending:
+            gc.collect()
+            gc.freeze()
+            print(f"kfp-ct preload: imported in {time.perf_counter() - started:.2f} s", flush=True)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Preload, check that the process is still single-threaded, then serve."""
+    """Serve on the socket named first, importing the modules named after it (default `PRELOAD`)."""
     args = sys.argv[1:] if argv is None else argv
     parent = os.getppid()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    started = time.perf_counter()
-    missing = preload(tuple(args[1:]) or PRELOAD)
-    for line in missing:
-        print(f"kfp-ct preload: not preloaded: {line}", flush=True)
-    if threading.active_count() > 1:
-        names = [t.name for t in threading.enumerate()]
-        print(f"kfp-ct preload: not serving, an import started threads: {names}", flush=True)
-        return 2
-    gc.collect()
-    gc.freeze()
-    print(f"kfp-ct preload: imported in {time.perf_counter() - started:.2f} s", flush=True)
     try:
-        return serve(args[0], parent)
+        return serve(args[0], parent, list(args[1:] or PRELOAD))
     finally:
         for name in (args[0], args[0] + ".tmp"):
             with contextlib.suppress(FileNotFoundError):
