@@ -7,7 +7,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= ghcr.io/kfp-ct/kfp-ct:$(VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-fast lint format compile golden bench bench-gpu image tools clean
+.PHONY: setup run test test-fast lint format compile golden bench calibrate bench-gpu image tools clean
 
 setup: $(STAMP) ## Create .venv and install kfp-ct with pinned dependencies
 
@@ -46,10 +46,11 @@ compile: setup ## Compile every pipeline to build/pipelines/*.yaml
 golden: setup ## Regenerate the golden YAML in pipelines/ and components/ (tests compare against it)
 	$(BIN)/python hack/compile_golden.py
 
-bench: setup ## Run the benchmarks; writes benchmarks/RESULTS.md, results.json, capture-results.json and shadow-results.json
+bench: setup ## Run the speed benchmarks; writes benchmarks/RESULTS.md, results.json, capture-results.json and shadow-results.json
 	$(BIN)/python -m benchmarks.run
-	$(BIN)/python -m benchmarks.capture_bench > benchmarks/capture-results.json
-	$(BIN)/python -m benchmarks.shadow_bench > benchmarks/shadow-results.json
+
+calibrate: setup ## Measure the decisions' false alarms and power (about 10 min); updates RESULTS.md section 5
+	$(BIN)/python -m benchmarks.run --only calibration --merge
 
 bench-gpu: setup ## XGBoost CPU vs GPU at 1M and 10M rows; writes the ratio to benchmarks/RESULTS.md (no GPU: says so, exits 0)
 	$(BIN)/python -m benchmarks.gpu_train

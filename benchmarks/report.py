@@ -91,8 +91,9 @@ def _pipeline(p: dict[str, Any]) -> list[str]:
         "Per step: `kfp-ct run` from kfp.local's `Executing task` to `finished` (process start to exit); "
         "floor: the step function's call. `kfp-ct run` also starts the local model server while the "
         "steps before deploy run (`kfp_ct.localrun.ServerWarmup`), so its deploy finds it up; "
-        "its validate includes the wait for the preload server's imports (the floor's `imports` "
-        "row is only its own modules: it imports the libraries inside the first step that uses them).",
+        "its validate imports the libraries itself while the preload server imports them for the "
+        "later steps (the floor's `imports` row is only its own modules: it imports the libraries "
+        "inside the first step that uses them).",
         "",
     ]
     if p.get("kfp"):
@@ -552,5 +553,61 @@ def render(results: dict[str, Any]) -> str:
         from benchmarks.gpu_train import render_section
 
         lines += render_section(results["gpu"])
+    if "capture" in results or "shadow" in results:
+        lines += _capture(results.get("capture"), results.get("shadow"))
+    lines += _times(results)
     lines.append(f"Total benchmark time: {results['total_s']:.0f} s.")
     return "\n".join(lines) + "\n"
+
+
+def _capture(capture: dict[str, Any] | None, shadow: dict[str, Any] | None) -> list[str]:
+    out = [
+        "## 8. Capture, monitoring and shadow routing",
+        "",
+        "`benchmarks/capture_bench.py` and `benchmarks/shadow_bench.py` (their docstrings say how; raw "
+        "figures in `capture-results.json` and `shadow-results.json`).",
+        "",
+    ]
+    if capture:
+        c, m = capture["capture_latency"], capture["monitor"]
+        drops = c["paired_drops"]
+        p50 = (
+            f"served single-row p50 with capture on <= off + 0.2 ms: {c['p50_on_ms']:.3f} ms vs "
+            f"{c['p50_off_ms']:.3f} ms ({c['delta_ms']:+.3f} ms, {c['requests_per_mode']} requests each)."
+        )
+        drop = (
+            f"throughput drop under 8 connections <= 5%: median of {len(drops)} paired rounds "
+            f"{100 * c['throughput_drop']:.1f}% (rounds {100 * min(drops):.0f}% to {100 * max(drops):.0f}%); "
+            f"server CPU per request {c['server_cpu_ms_per_request_off']:.3f} ms off, "
+            f"{c['server_cpu_ms_per_request_on']:.3f} ms on."
+        )
+        monitor = (
+            f"monitor on {m['rows']:,} captured rows x {m['features']} features <= 10 s: "
+            f"{m['total_s']:.2f} s (read {m['read_s']:.2f} s), peak RSS {m['peak_rss_mib']:.0f} MiB."
+        )
+        out += [
+            _goal(c["delta_ms"] <= 0.2, p50),
+            _goal(c["throughput_drop"] <= 0.05, drop),
+            _goal(m.get("total_s", 1e9) <= 10, monitor),
+        ]
+    if shadow:
+        paced = shadow["shadow_latency"]["paced"]
+        text = (
+            f"champion p50 with a shadow <= without + 0.3 ms (paced): {paced['p50_shadow_ms']:.3f} ms "
+            f"vs {paced['p50_single_ms']:.3f} ms ({paced['delta_ms']:+.3f} ms)."
+        )
+        out.append(_goal(paced["delta_ms"] <= 0.3, text))
+    return [*out, ""]
+
+
+def _times(results: dict[str, Any]) -> list[str]:
+    timed = (results.get("elapsed_s") or {}).items()  # what this run measured
+    if not timed:
+        return []
+    out = ["## Time per benchmark", "", "| benchmark | s |", "|---|---|"]
+    out += [f"| {name} | {seconds:.0f} |" for name, seconds in timed]
+    budget = results.get("budget_s")
+    if budget:
+        text = f"the full `make bench` <= {budget / 60:.0f} min: {results['total_s'] / 60:.1f} min."
+        out += ["", _goal(results["total_s"] <= budget, text)]
+    return [*out, ""]

@@ -91,3 +91,21 @@ def test_tiny_benchmark_writes_results(tmp_path: Path) -> None:
     for heading in ("## 1. Pipeline", "## 2. Drift", "## 3. Serving", "## 4. Training", CONVERTERS_HEADING):
         assert heading in text
     assert render(results) == text
+
+
+def test_capture_section_and_time_budget_judge_the_measured_figures() -> None:
+    from benchmarks.report import _capture, _times
+
+    capture = {
+        "capture_latency": {"p50_off_ms": 3.0, "p50_on_ms": 3.5, "delta_ms": 0.5, "requests_per_mode": 10,
+                            "throughput_drop": 0.01, "paired_drops": [0.0, 0.02],
+                            "server_cpu_ms_per_request_off": 3.0, "server_cpu_ms_per_request_on": 3.1},
+        "monitor": {"rows": 1_000_000, "features": 20, "total_s": 4.0, "read_s": 1.0, "peak_rss_mib": 900},
+    }  # fmt: skip
+    text = "\n".join(_capture(capture, None))
+    assert "**NOT MET**: served single-row p50 with capture on <= off + 0.2 ms" in text
+    assert "**MET**: throughput drop under 8 connections <= 5%: median of 2 paired rounds 1.0%" in text
+    assert "**MET**: monitor on 1,000,000 captured rows" in text
+    lines = _times({"elapsed_s": {"pipeline": 100.0}, "calibration": {}, "total_s": 1000.0, "budget_s": 900})
+    assert "| pipeline | 100 |" in lines and not any("calibration" in line for line in lines)
+    assert "- **NOT MET**: the full `make bench` <= 15 min: 16.7 min." in lines
