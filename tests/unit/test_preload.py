@@ -25,19 +25,24 @@ STEP = textwrap.dedent(
         raise ValueError("bad value in column 'age'")
     if sys.argv[1:] == ["kill"]:
         os.kill(os.getpid(), 9)
+    if sys.argv[1:] == ["draw"]:
+        import numpy
+        print(numpy.random.randint(2**62))
+        sys.exit(0)
     print(json.dumps({"argv": sys.argv, "pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(),
-                      "env": os.environ.get("STEP_VALUE"), "stdin": sys.stdin.read(), "main": __name__}))
+                      "env": os.environ.get("STEP_VALUE"), "stdin": sys.stdin.read() if sys.stdin else None,
+                      "main": __name__}))
     print("to stderr", file=sys.stderr)
     sys.exit(int(os.environ.get("STEP_EXIT", "0")))
     """
 )
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A preload server on a socket under tmp_path (preloading `json`), and the launcher's environment."""
+@pytest.fixture(params=[("json",)])
+def server(request):
+    """A preload server (preloading `request.param`), and the launcher's environment."""
     sock = Path(f"/tmp/kfp-ct-test-{os.getpid()}-{time.monotonic_ns()}.sock")
-    proc = subprocess.Popen([sys.executable, "-m", "kfp_ct.preload.server", str(sock), "json"])
+    proc = subprocess.Popen([sys.executable, "-m", "kfp_ct.preload.server", str(sock), *request.param])
     deadline = time.monotonic() + 60
     while not sock.exists():
         assert proc.poll() is None and time.monotonic() < deadline, "preload server did not come up"
@@ -90,6 +95,23 @@ def test_the_server_survives_its_steps(server, tmp_path):
     for code in ("0", "5", "0"):
         assert launch(tmp_path, env, extra={"STEP_EXIT": code}).returncode == int(code)
     assert proc.poll() is None
+
+
+@pytest.mark.parametrize("server", [("numpy",)], indirect=True)
+def test_each_step_draws_its_own_numpy_seed(server, tmp_path):
+    draws = {launch(tmp_path, server[1], "draw").stdout.strip() for _ in range(3)}
+    assert len(draws) == 3  # forks of one process would share numpy's global generator state
+
+
+def test_a_launcher_with_a_closed_stdin_runs_the_real_interpreter(server, tmp_path):
+    proc, env = server
+    (tmp_path / "stepmod.py").write_text(STEP)
+    launcher = f"{sys.executable} -m kfp_ct.preload.launcher -m stepmod"
+    done = subprocess.run(["sh", "-c", f"exec {launcher} 0<&-"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=60)  # fmt: skip
+    seen = json.loads(done.stdout.splitlines()[0])
+    assert done.returncode == 0 and seen["stdin"] is None
+    assert seen["ppid"] != proc.pid
 
 
 def test_without_a_server_the_launcher_runs_the_real_interpreter(tmp_path):

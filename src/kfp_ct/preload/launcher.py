@@ -3,8 +3,9 @@
 It hands its arguments, environment, working directory and standard streams to the run's preload
 server (`KFP_CT_PRELOAD_SOCKET`), waits for the forked step and exits with its status, forwarding
 SIGINT and SIGTERM to it. If there is no server to talk to (none set, it exited, or it did not
-come up within `WAIT_S`), or the command is not `-m MODULE`, it becomes the real interpreter
-(`os.execv`) with the same arguments: the step then runs exactly as it would without preloading.
+come up within `WAIT_S`), a standard stream is closed, or the command is not `-m MODULE`, it
+becomes the real interpreter (`os.execv`) with the same arguments: the step then runs exactly as
+it would without preloading.
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ def connect(path: str, server_pid: int, wait_s: float = WAIT_S) -> socket.socket
     return None
 
 
+def _streams_open() -> bool:
+    """Whether stdin, stdout and stderr are all open (so they can be handed over)."""
+    try:
+        for fd in (0, 1, 2):
+            os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
 def fallback(argv: list[str]) -> None:
     """Become the real interpreter with `argv`."""
     python = os.environ.get(PYTHON_ENV) or sys.executable
@@ -59,7 +70,7 @@ def run(argv: list[str]) -> int:
     from kfp_ct.preload.server import HEADER
 
     path = os.environ.get(SOCKET_ENV)
-    if not path or len(argv) < 2 or argv[0] != "-m":
+    if not path or len(argv) < 2 or argv[0] != "-m" or not _streams_open():
         fallback(argv)
     sock = connect(path, int(os.environ.get(SERVER_PID_ENV) or 0))
     if sock is None:

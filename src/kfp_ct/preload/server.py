@@ -94,6 +94,8 @@ def become_step(conn: socket.socket, request: dict, fds: list[int]) -> None:
         unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
         for stream in (sys.stdout, sys.stderr):
             stream.reconfigure(line_buffering=True, write_through=unbuffered)
+        if "numpy" in sys.modules:  # a fresh process seeds numpy's global generator afresh
+            sys.modules["numpy"].random.seed()
         conn.sendall(f"pid {os.getpid()}\n".encode())
         code = run_module(request["argv"])
         atexit._run_exitfuncs()
