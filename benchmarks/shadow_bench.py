@@ -35,7 +35,7 @@ import numpy as np
 from benchmarks.pipeline_bench import free_port
 from benchmarks.serving_bench import NAME, sequential, start, stop, train_version, wait_ready
 
-SIZES = {"full": {"n": 500, "rounds": 12}, "tiny": {"n": 100, "rounds": 6}}
+SIZES = {"full": {"n": 500, "rounds": 8}, "tiny": {"n": 100, "rounds": 6}}  # full: 8 rounds, ~4 min
 GOAL_MS = 0.3
 PACE_MS = 10.0
 
