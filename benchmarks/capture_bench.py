@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -44,14 +45,9 @@ FEATURES = 20
 def _server(tmp: Path, mode: str) -> tuple[Any, str]:
     """Start the project's server on the bench model with capture `mode` (off/on); (process, base URL)."""
     env = {"KFP_CT_CAPTURE": mode, "KFP_CT_CAPTURE_URI": str(tmp / f"capture-{mode}")}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     port = free_port()
-    try:
+    with mock.patch.dict(os.environ, env):
         proc = project_server(tmp / "model", port, free_port(), 1, tmp / f"server-{mode}.log")
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     return proc, f"http://127.0.0.1:{port}"
 
 

@@ -28,6 +28,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 log = logging.getLogger(__name__)
 
@@ -101,21 +102,20 @@ def preloaded_steps() -> Iterator[bool]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    saved = {k: os.environ.get(k) for k in (SOCKET_ENV, SERVER_PID_ENV, PYTHON_ENV)}
-    os.environ.update({SOCKET_ENV: str(socket_path), SERVER_PID_ENV: str(server.pid), PYTHON_ENV: python})
+    env = {SOCKET_ENV: str(socket_path), SERVER_PID_ENV: str(server.pid), PYTHON_ENV: python}
 
     def through_launcher(full_command: list[str], new_executable: str) -> list[str]:
         if new_executable != python:  # a venv of kfp.local's own: leave it alone
             return replace(full_command, new_executable)
         return replace(full_command, launcher_command(python))
 
-    handler.replace_python_executable = through_launcher
     try:
-        yield True
+        with (
+            mock.patch.dict(os.environ, env),
+            mock.patch.object(handler, "replace_python_executable", through_launcher),
+        ):
+            yield True
     finally:
-        handler.replace_python_executable = replace
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         server.terminate()
         try:
             server.wait(10)

@@ -19,18 +19,9 @@ import sys
 import time
 
 from kfp_ct.preload import PYTHON_ENV, SERVER_PID_ENV, SOCKET_ENV
+from kfp_ct.processes import alive
 
 WAIT_S = 180.0  # the longest a step waits for the server to finish importing
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def connect(path: str, server_pid: int, wait_s: float = WAIT_S) -> socket.socket | None:
@@ -43,7 +34,7 @@ def connect(path: str, server_pid: int, wait_s: float = WAIT_S) -> socket.socket
             return sock
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
-            if server_pid and not _alive(server_pid):
+            if server_pid and not alive(server_pid):  # gone, or exited and not yet reaped
                 return None
             time.sleep(0.02)
     return None

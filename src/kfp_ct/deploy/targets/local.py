@@ -40,6 +40,7 @@ from kfp_ct import settings
 from kfp_ct.deploy.base import DeployRequest, DeployResult, SmokeTest
 from kfp_ct.deploy.smoke import run_smoke_test
 from kfp_ct.errors import DeployError, ParameterError, ServingError
+from kfp_ct.processes import alive
 from kfp_ct.serving import client
 from kfp_ct.serving.spec import DeploymentSpec, read_spec, remove_spec, spec_names, write_spec
 
@@ -100,7 +101,7 @@ def read_state() -> ServerState | None:
     state = _recorded()
     if state is None or state.stopped:
         return None
-    return state if _alive(state.pid) and _is_model_server(state.pid, state.repository) else None
+    return state if alive(state.pid) and _is_model_server(state.pid, state.repository) else None
 
 
 @contextlib.contextmanager
@@ -128,7 +129,7 @@ def _retire_legacy() -> None:
         return
     pid = raw["pid"]
     try:
-        legacy = _alive(pid) and b"kfp_ct.serving" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        legacy = alive(pid) and b"kfp_ct.serving" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         legacy = False
     if legacy:
@@ -148,29 +149,6 @@ def _write_state(state: ServerState | None) -> None:
     tmp.replace(path)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not reaped) is not alive, but a killed process whose leader thread is a
-    # zombie while other threads still exit is: it holds its sockets until the last one is gone.
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return True
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/stat") as fh:
-                if fh.read().split(")")[-1].split()[0] != "Z":
-                    return True
-        except OSError:
-            continue
-    return False
-
-
 def _is_model_server(pid: int, repository: str) -> bool:
     """Whether `pid` is this home's server (a recycled pid is not)."""
     try:
@@ -183,7 +161,7 @@ def _is_model_server(pid: int, repository: str) -> bool:
 def _gone(pid: int, wait_s: float) -> bool:
     """Whether process `pid` is gone, or goes within `wait_s` (a killed process takes a moment)."""
     deadline = time.monotonic() + wait_s
-    while _alive(pid):
+    while alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -305,7 +283,7 @@ def stop_server(pid: int, timeout_s: float = 10.0) -> None:
         while time.monotonic() < deadline:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            if not _alive(pid):
+            if not alive(pid):
                 return
             time.sleep(0.05)
 
@@ -317,7 +295,7 @@ def _ready(state: ServerState, timeout_s: float) -> bool:
     hangs meanwhile is not.
     """
     deadline = time.monotonic() + timeout_s
-    while _alive(state.pid):
+    while alive(state.pid):
         try:
             client.wait_ready(state.endpoint, None, min(5.0, max(deadline - time.monotonic(), 0.1)))
             return True
@@ -540,7 +518,7 @@ class LocalTarget:
     def _restore(self, state: ServerState, name: str, before: DeploymentSpec | None, cause: Exception) -> str:
         """Put the spec as it was before this deploy; say what serves now."""
         try:
-            if not _alive(state.pid) or "exited" in str(cause):  # restarted on its recorded ports
+            if not alive(state.pid) or "exited" in str(cause):  # restarted on its recorded ports
                 if before is None:
                     remove_spec(repository_dir(), name)
                 else:
