@@ -160,3 +160,17 @@ def test_a_kfp_local_pipeline_runs_its_steps_through_the_server(tmp_path, monkey
         task = one_step()
     assert used and task.output == server_pid
     assert preload.SOCKET_ENV not in os.environ
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_a_server_that_exited_unreaped_is_not_waited_for(tmp_path):
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # exits; not waited for until the end
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{zombie.pid}/stat").read_text().split(")")[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    missing = {preload.SOCKET_ENV: str(tmp_path / "none.sock"), preload.SERVER_PID_ENV: str(zombie.pid)}
+    started = time.monotonic()
+    done = launch(tmp_path, {**os.environ, **missing}, extra={"STEP_EXIT": "6"})
+    zombie.wait()
+    assert done.returncode == 6 and time.monotonic() - started < 30  # the launcher waits up to WAIT_S
