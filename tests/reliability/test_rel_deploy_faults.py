@@ -72,7 +72,7 @@ def _trusted():
 
 def store_dir(model_uri: str) -> Path:
     """The artifact directory of a logged model in the local store."""
-    client = mlflow.MlflowClient()
+    client = registry.mlflow_client()
     logged = client.get_logged_model(model_uri.removeprefix("models:/"))
     return Path(logged.artifact_location.removeprefix("file://"))
 

@@ -227,6 +227,7 @@ class V2Routes:
                     rid,
                     now,
                     ir.inputs,
+                    current=lambda: deployment.shadow,
                 )
             elif self.mirror is not None and not pinned:
                 sent = {k: request.headers[k] for k in MIRRORED_HEADERS if k in request.headers}
@@ -263,7 +264,7 @@ class V2Routes:
                 instances = payload["instances"]
                 response.background = BackgroundTask(
                     self.shadow.send_after, shadow, "v1", lambda: shadow.predict_v1(instances), rid, now,
-                    (instances, [f.name for f in shadow.features]),
+                    (instances, [f.name for f in shadow.features]), current=lambda: deployment.shadow,
                 )  # fmt: skip
             elif self.mirror is not None:
                 headers = {"content-type": JSON}

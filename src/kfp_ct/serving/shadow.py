@@ -3,8 +3,10 @@
 `ShadowSender.send` puts a job on a bounded queue without waiting and returns; one worker
 thread per process runs the shadow version on it and queues its capture record under the same
 request id, with `role=shadow`, so readers can tell it from the answer the client got. A full
-queue drops the copy and counts it (`kfp_ct_shadow_dropped_total{model}`): a slow challenger
-never slows the champion's answers, it only sees fewer copies.
+queue drops the copy and counts it (`kfp_ct_shadow_dropped_total{model,reason="queue_full"}`): a
+slow challenger never slows the champion's answers, it only sees fewer copies. A queued copy whose
+version stopped shadowing before its turn (replaced, promoted, rolled back) is skipped, counted
+with `reason="not_shadowing"`: a backlog for the old shadow never delays the new one's evidence.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 1024
 SWITCH_INTERVAL_S = 0.0002  # Python's default is 0.005: a whole shadow prediction
 SHADOW_SENT = Counter("kfp_ct_shadow_requests", "Requests copied to a shadow version", ["model", "version"])
-SHADOW_DROPPED = Counter("kfp_ct_shadow_dropped", "Shadow copies dropped: queue full", ["model"])
+SHADOW_DROPPED = Counter(
+    "kfp_ct_shadow_dropped", "Shadow copies not scored: queue full or not shadowing", ["model", "reason"]
+)
 
 
 class ShadowSender:
@@ -36,27 +40,38 @@ class ShadowSender:
         self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
         self.done = 0
         self.dropped = 0
+        self.skipped = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def send(self, model: Any, kind: str, score: Callable[[], Any], rid: str, now: float, extra: Any) -> bool:
+    def send(
+        self,
+        model: Any,
+        kind: str,
+        score: Callable[[], Any],
+        rid: str,
+        now: float,
+        extra: Any,
+        current: Callable[[], Any] | None = None,
+    ) -> bool:
         """Queue `score()` (the shadow version's answer) for request `rid`; False when dropped.
 
         `kind` and `extra` say how the capture record reads (`v2`: extra is the inputs; `v1`: the
-        instances and feature names).
+        instances and feature names). `current()`, when given, is the shadow at the copy's turn:
+        unless it is still `model`, the copy is skipped.
         """
         self._start()
         try:
-            self.queue.put_nowait((model, kind, score, rid, now, extra))
+            self.queue.put_nowait(((model, kind, score, rid, now, extra), current))
         except queue.Full:
             self.dropped += 1
-            SHADOW_DROPPED.labels(model.name).inc()
+            SHADOW_DROPPED.labels(model.name, "queue_full").inc()
             return False
         return True
 
-    async def send_after(self, *args: Any) -> None:
+    async def send_after(self, *args: Any, **kwargs: Any) -> None:
         """`send` as a coroutine: a response's background task, run once the body is sent."""
-        self.send(*args)
+        self.send(*args, **kwargs)
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -69,8 +84,12 @@ class ShadowSender:
 
     def _run(self) -> None:
         while True:
-            job = self.queue.get()
+            job, current = self.queue.get()
             try:
+                if current is not None and current() is not job[0]:
+                    self.skipped += 1
+                    SHADOW_DROPPED.labels(job[0].name, "not_shadowing").inc()
+                    continue
                 self._score(*job)
             except Exception:  # one bad copy must not stop the worker
                 log.exception("shadow copy failed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from types import SimpleNamespace
 
@@ -111,6 +112,23 @@ def test_shadow_queue_is_bounded_drops_and_counts_and_never_blocks():
     model.release.set()
     assert sender.drain(10)
     assert model.calls == sent.count(True)
+
+
+def test_copies_queued_for_a_replaced_shadow_are_skipped_not_scored():
+    sender = ShadowSender(maxsize=10)
+    old, new = SlowModel(), SlowModel()
+    shadow = {"now": old}
+    for i in range(4):  # the first blocks the worker; three wait behind it
+        sender.send(old, "v2", old.score, f"r{i}", 0.0, [], current=lambda: shadow["now"])
+    deadline = time.monotonic() + 10
+    while old.calls == 0 and time.monotonic() < deadline:  # the worker holds the first copy
+        time.sleep(0.001)
+    shadow["now"] = new  # the shadow was replaced while the other three waited
+    sender.send(new, "v2", new.score, "r-new", 0.0, [], current=lambda: shadow["now"])
+    old.release.set()
+    new.release.set()
+    assert sender.drain(10)
+    assert old.calls == 1 and new.calls == 1 and sender.skipped == 3 and sender.done == 5
 
 
 def test_a_failing_shadow_copy_does_not_stop_the_worker():

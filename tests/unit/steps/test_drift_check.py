@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
 from kfp_ct import lineage
 from kfp_ct.data.io import write_table
@@ -19,6 +18,7 @@ from kfp_ct.steps.drift_check import (
     DriftCheckPaths,
     run,
 )
+from kfp_ct.tracking.registry import mlflow_client
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def paths(tmp_path) -> DriftCheckPaths:
 
 
 def drift_runs(model_name: str) -> list:
-    experiment = MlflowClient().get_experiment_by_name(DRIFT_EXPERIMENT)
-    found = MlflowClient().search_runs(
+    experiment = mlflow_client().get_experiment_by_name(DRIFT_EXPERIMENT)
+    found = mlflow_client().search_runs(
         [experiment.experiment_id], f"tags.`{lineage.MODEL_NAME}` = '{model_name}'"
     )
     return list(found)

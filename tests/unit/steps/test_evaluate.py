@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from mlflow import MlflowClient
 
 from kfp_ct.steps.evaluate import EvaluateParams, EvaluatePaths, run
+from kfp_ct.tracking.registry import mlflow_client
 
 
 def paths(trained, tmp_path) -> EvaluatePaths:
@@ -24,7 +24,7 @@ def test_evaluate_measures_the_held_out_rows_and_logs_them(trained, tmp_path):
     assert len(out.roc["fpr"]) == len(out.roc["tpr"]) == len(out.roc["thresholds"]) > 2
     report = (tmp_path / "eval.md").read_text()
     assert report.startswith("# Evaluation (binary, 80 held-out rows)") and "roc_auc" in report
-    client = MlflowClient()
+    client = mlflow_client()
     logged = client.get_run(trained.out.run_id).data.metrics
     assert logged["test_roc_auc"] == pytest.approx(out.metrics["roc_auc"])
     assert logged["latency_p50_ms"] == pytest.approx(out.latency_ms["p50"])
@@ -33,8 +33,8 @@ def test_evaluate_measures_the_held_out_rows_and_logs_them(trained, tmp_path):
 
 
 def test_evaluate_without_a_run_logs_nowhere(trained, tmp_path):
-    before = MlflowClient().get_run(trained.out.run_id).data.metrics
+    before = mlflow_client().get_run(trained.out.run_id).data.metrics
     out = run(EvaluateParams(), paths(trained, tmp_path))
     assert 0.7 < out.metrics["roc_auc"] <= 1.0 and (tmp_path / "eval.md").is_file()
-    after = MlflowClient().get_run(trained.out.run_id).data.metrics
+    after = mlflow_client().get_run(trained.out.run_id).data.metrics
     assert after == before

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from mlflow import MlflowClient
 
 from kfp_ct import lineage
 from kfp_ct.errors import ParameterError
 from kfp_ct.steps.train import TrainParams
 from kfp_ct.tracking import models
+from kfp_ct.tracking.registry import mlflow_client
 
 
 def test_train_saves_the_model_and_logs_the_run(trained):
@@ -19,7 +19,7 @@ def test_train_saves_the_model_and_logs_the_run(trained):
     assert (trained.model / "MLmodel").is_file()
     model = models.load_model(trained.model)
     assert "label" not in model.feature_names_in_ and "age" in model.feature_names_in_
-    run = MlflowClient().get_run(out.run_id)
+    run = mlflow_client().get_run(out.run_id)
     assert run.data.params["estimator"] == "hist_gradient_boosting"
     assert run.data.params["max_iter"] == "20" and run.data.params["seed"] == "3"
     assert run.data.tags[lineage.PIPELINE_RUN_ID] == "unit-run"
