@@ -120,11 +120,16 @@ def test_a_short_timeout_stops_the_search_and_keeps_the_budget():
     start = time.perf_counter()
     result = train_model(frame, schema, "lightgbm", {}, seed=0, search=spec)
     wall = time.perf_counter() - start
-    assert 0 <= len(result.search.trials) < 200 and result.search.stopped.startswith(("budget", "timeout"))
-    # The search phase stops at the timeout (one trial can overrun a little); the refit of the best
-    # comes after it. 200 trials would take far longer than either bound.
-    assert result.search.seconds < spec.timeout_s * 1.5, result.search.seconds
-    assert wall < spec.timeout_s * 3, wall
+    search = result.search
+    assert 0 <= len(search.trials) < 200 and search.stopped.startswith(("budget", "timeout"))
+    # No fit starts after the timeout: the search phase ends at most one fit (the baseline or a
+    # trial, whichever overran) past it, however slow a loaded machine makes each fit. Then comes
+    # the refit of the best, and nothing else.
+    longest_fit = max([search.default_seconds, *(t.seconds for t in search.trials)])
+    assert search.seconds <= spec.timeout_s + longest_fit + 0.5, (search.seconds, longest_fit)
+    if search.default_seconds >= spec.timeout_s:
+        assert not search.trials and search.stopped.startswith("budget"), search.stopped
+    assert wall <= search.seconds + search.refit_seconds + 2.0, wall
 
 
 def test_trials_are_mlflow_child_runs_of_the_training_run(searched, kfp_home):
