@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results[name] = run_training(cfg[name])
         results[name]["loadavg_after"] = list(os.getloadavg())
-        results.setdefault("elapsed_s", {})[name] = time.perf_counter() - t0
+        if not args.merge:  # the time table is one whole run's, as its total and budget are
+            results.setdefault("elapsed_s", {})[name] = time.perf_counter() - t0
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
         partial = args.out / "results.partial.json"  # a later failure keeps what was measured
         partial.parent.mkdir(parents=True, exist_ok=True)

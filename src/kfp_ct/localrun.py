@@ -307,16 +307,21 @@ def _run_pipeline(
 
     from kfp_ct.pipelines import get_pipeline
 
-    warm: list[ServerWarmup] = []
+    warm: ServerWarmup | None = None
     events = listener
     if arguments.get("deploy_target") == "local":  # KFP_CT_PORT set and taken: fail before training
         from kfp_ct.deploy.targets.local import preflight
 
         preflight()
 
+        decided = False  # by the first step to finish, not by the exit handler that runs after a failure
+
         def events(event: StepEvent) -> None:  # warm up once the first step succeeded
-            if not warm and event.kind == "finished" and event.status == "SUCCESS":
-                warm.append(ServerWarmup.start())
+            nonlocal warm, decided
+            if event.kind == "finished" and not decided:
+                decided = True
+                if event.status == "SUCCESS":
+                    warm = ServerWarmup.start()
             if listener is not None:
                 listener(event)
 
@@ -341,8 +346,8 @@ def _run_pipeline(
         error = f"step '{found[0]}' failed: {found[1]}" if found else " ".join(str(exc).split())
     finally:
         logger.handlers[:] = saved
-        for started in warm:
-            started.finish()
+        if warm is not None:
+            warm.finish()
         sink.write(sink.partial and "\n")
         log_path = sink.open(sink.run_id() or root.name)
         sink.close()

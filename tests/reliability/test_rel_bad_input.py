@@ -230,6 +230,8 @@ def test_bad_file_through_kfp_ct_run_prints_no_traceback(
         assert fragment in last
     log_lines = [line.split()[-1] for line in proc.stdout.splitlines() if line.strip().startswith("log ")]
     assert len(log_lines) == 1 and Path(log_lines[0]).is_file()
+    # the model server warms up only after a first step succeeded: a run stopped at validate starts none
+    assert not (Path(cli_env["KFP_CT_HOME"]) / "serving").exists()
 
 
 def test_unseen_categories_warn_by_default_and_fail_when_configured(tmp_path, schema_file, record):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kfp_ct import preload
+from kfp_ct.processes import alive
 
 STEP = textwrap.dedent(
     """
@@ -166,9 +167,10 @@ def test_a_kfp_local_pipeline_runs_its_steps_through_the_server(tmp_path, monkey
 def test_a_server_that_exited_unreaped_is_not_waited_for(tmp_path):
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # exits; not waited for until the end
     deadline = time.monotonic() + 30
-    while Path(f"/proc/{zombie.pid}/stat").read_text().split(")")[-1].split()[0] != "Z":
+    while alive(zombie.pid):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    assert Path(f"/proc/{zombie.pid}").exists()  # exited, not reaped: the pid is still taken
     missing = {preload.SOCKET_ENV: str(tmp_path / "none.sock"), preload.SERVER_PID_ENV: str(zombie.pid)}
     started = time.monotonic()
     done = launch(tmp_path, {**os.environ, **missing}, extra={"STEP_EXIT": "6"})
